@@ -1,0 +1,203 @@
+//! The webhook event catalogue (Staffify §10.2) in one place: every event name,
+//! how subscriptions match it, and the envelope every delivery carries.
+
+use serde::{Deserialize, Serialize};
+
+/// The API version stamped on every envelope.
+pub const API_VERSION: &str = "2026-05-20";
+
+/// Every event Switchboard emits. The wire name is [`EventType::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    CallRinging,
+    CallStarted,
+    CallEnded,
+    CallFailed,
+    CallRecordingReady,
+    CallDtmfReceived,
+    CallGatherCompleted,
+    TranscriptUpdated,
+    SpeechStarted,
+    SpeechEnded,
+    AiSpeechStarted,
+    AiSpeechEnded,
+    BargeIn,
+    ToolInvoked,
+    ToolCompleted,
+    ToolTimeout,
+    TransferInitiated,
+    TransferCompleted,
+    TransferFailed,
+    SmsSent,
+    KnowledgeBaseRefreshed,
+    KnowledgeBaseRefreshFailed,
+    KnowledgeBaseAutoRefreshDisabled,
+    AddressVerificationPending,
+    AddressVerificationVerified,
+    AddressVerificationPartiallyVerified,
+    AddressVerificationRejected,
+    AddressVerificationExpired,
+    /// Sent by `POST /v1/webhooks/:id/test`; only to that endpoint.
+    WebhookTest,
+    /// Recorded when an endpoint is disabled after failing continuously.
+    WebhookDisabled,
+}
+
+impl EventType {
+    pub const ALL: &'static [EventType] = &[
+        EventType::CallRinging,
+        EventType::CallStarted,
+        EventType::CallEnded,
+        EventType::CallFailed,
+        EventType::CallRecordingReady,
+        EventType::CallDtmfReceived,
+        EventType::CallGatherCompleted,
+        EventType::TranscriptUpdated,
+        EventType::SpeechStarted,
+        EventType::SpeechEnded,
+        EventType::AiSpeechStarted,
+        EventType::AiSpeechEnded,
+        EventType::BargeIn,
+        EventType::ToolInvoked,
+        EventType::ToolCompleted,
+        EventType::ToolTimeout,
+        EventType::TransferInitiated,
+        EventType::TransferCompleted,
+        EventType::TransferFailed,
+        EventType::SmsSent,
+        EventType::KnowledgeBaseRefreshed,
+        EventType::KnowledgeBaseRefreshFailed,
+        EventType::KnowledgeBaseAutoRefreshDisabled,
+        EventType::AddressVerificationPending,
+        EventType::AddressVerificationVerified,
+        EventType::AddressVerificationPartiallyVerified,
+        EventType::AddressVerificationRejected,
+        EventType::AddressVerificationExpired,
+        EventType::WebhookTest,
+        EventType::WebhookDisabled,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventType::CallRinging => "call.ringing",
+            EventType::CallStarted => "call.started",
+            EventType::CallEnded => "call.ended",
+            EventType::CallFailed => "call.failed",
+            EventType::CallRecordingReady => "call.recording_ready",
+            EventType::CallDtmfReceived => "call.dtmf.received",
+            EventType::CallGatherCompleted => "call.gather.completed",
+            EventType::TranscriptUpdated => "transcript.updated",
+            EventType::SpeechStarted => "speech.started",
+            EventType::SpeechEnded => "speech.ended",
+            EventType::AiSpeechStarted => "ai.speech.started",
+            EventType::AiSpeechEnded => "ai.speech.ended",
+            EventType::BargeIn => "barge_in",
+            EventType::ToolInvoked => "tool.invoked",
+            EventType::ToolCompleted => "tool.completed",
+            EventType::ToolTimeout => "tool.timeout",
+            EventType::TransferInitiated => "transfer.initiated",
+            EventType::TransferCompleted => "transfer.completed",
+            EventType::TransferFailed => "transfer.failed",
+            EventType::SmsSent => "sms.sent",
+            EventType::KnowledgeBaseRefreshed => "knowledge_base.refreshed",
+            EventType::KnowledgeBaseRefreshFailed => "knowledge_base.refresh_failed",
+            EventType::KnowledgeBaseAutoRefreshDisabled => "knowledge_base.auto_refresh_disabled",
+            EventType::AddressVerificationPending => "address.verification.pending",
+            EventType::AddressVerificationVerified => "address.verification.verified",
+            EventType::AddressVerificationPartiallyVerified => "address.verification.partially_verified",
+            EventType::AddressVerificationRejected => "address.verification.rejected",
+            EventType::AddressVerificationExpired => "address.verification.expired",
+            EventType::WebhookTest => "webhook.test",
+            EventType::WebhookDisabled => "webhook.disabled",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.iter().copied().find(|e| e.as_str() == name)
+    }
+
+    /// Whether endpoints can subscribe to it. `webhook.test` goes only to the
+    /// endpoint being tested, never to subscribers.
+    pub const fn subscribable(self) -> bool {
+        !matches!(self, EventType::WebhookTest)
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        EventType::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown event `{name}`")))
+    }
+}
+
+/// Does a subscription list (`"*"` or exact names) include this event?
+pub fn subscribed(events: &[String], event: EventType) -> bool {
+    event.subscribable() && events.iter().any(|e| e == "*" || e == event.as_str())
+}
+
+/// Checks a subscription list: non-empty, each entry `"*"` or a known,
+/// subscribable event name. Returns the offending entry's message.
+pub fn check_subscription(events: &[String]) -> Result<(), String> {
+    if events.is_empty() {
+        return Err("Must list at least one event, or \"*\" for all.".into());
+    }
+    for name in events {
+        let known = name == "*" || EventType::parse(name).is_some_and(EventType::subscribable);
+        if !known {
+            return Err(format!("Unknown event `{name}`; see the event catalogue."));
+        }
+    }
+    Ok(())
+}
+
+/// The JSON every delivery of an event carries (Staffify §10.3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Envelope {
+    pub id: String,
+    pub event: EventType,
+    pub timestamp: String,
+    pub api_version: String,
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub data: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips_and_is_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for e in EventType::ALL {
+            assert_eq!(EventType::parse(e.as_str()), Some(*e));
+            assert!(seen.insert(e.as_str()), "duplicate {}", e.as_str());
+        }
+        assert_eq!(seen.len(), 30);
+    }
+
+    #[test]
+    fn wildcard_and_exact_subscriptions() {
+        let all = vec!["*".to_owned()];
+        assert!(subscribed(&all, EventType::CallEnded));
+        assert!(!subscribed(&all, EventType::WebhookTest));
+        let some = vec!["call.ended".to_owned(), "sms.sent".to_owned()];
+        assert!(subscribed(&some, EventType::SmsSent));
+        assert!(!subscribed(&some, EventType::CallStarted));
+    }
+
+    #[test]
+    fn subscription_lists_are_checked() {
+        assert!(check_subscription(&[]).is_err());
+        assert!(check_subscription(&["call.endd".into()]).is_err());
+        assert!(check_subscription(&["webhook.test".into()]).is_err());
+        assert!(check_subscription(&["*".into(), "call.ended".into()]).is_ok());
+    }
+}
