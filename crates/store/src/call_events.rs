@@ -1,0 +1,68 @@
+//! The `data` of the call lifecycle events (Staffify §10.4), built from the
+//! stored call so webhooks and the Calls API never disagree.
+
+use serde_json::{Value, json};
+use switchboard_domain::call::{CallStatus, Disposition, EndedReason};
+use switchboard_domain::events::EventType;
+use switchboard_domain::money::to_eur;
+use switchboard_domain::time::iso;
+
+use crate::calls::CallRow;
+use crate::events::NewEvent;
+
+fn event(kind: EventType, call: &CallRow, data: Value) -> NewEvent {
+    NewEvent::for_call(kind, &call.org_id, &call.project_id, &call.agent_id, &call.id, data)
+}
+
+/// `call.ringing` and `call.started`: `{call_id, agent_id, from, to}`.
+pub(crate) fn lifecycle(kind: EventType, call: &CallRow) -> NewEvent {
+    let data = json!({"call_id": call.id, "agent_id": call.agent_id, "from": call.from_number, "to": call.to_number});
+    event(kind, call, data)
+}
+
+/// The event a finished call emits: `call.ended` when it was answered,
+/// `call.failed` when it never connected.
+pub(crate) fn finished(call: &CallRow) -> NewEvent {
+    if call.answered_at.is_none() && call.status != CallStatus::Completed {
+        let reason = call.ended_reason.map(EndedReason::as_str).or(call.disposition.map(Disposition::as_str));
+        let data = json!({
+            "call_id": call.id, "agent_id": call.agent_id, "from": call.from_number, "to": call.to_number,
+            "status": call.status.as_str(), "ended_reason": reason,
+        });
+        return event(EventType::CallFailed, call, data);
+    }
+    let transcript: Vec<Value> = call
+        .transcript
+        .as_array()
+        .map(|turns| turns.iter().map(|t| json!({"role": t["role"], "content": t["content"]})).collect())
+        .unwrap_or_default();
+    let data = json!({
+        "call_id": call.id,
+        "agent_id": call.agent_id,
+        "from": call.from_number,
+        "to": call.to_number,
+        "status": call.status.as_str(),
+        "started_at": iso(call.started_at),
+        "ended_at": call.ended_at.map(iso),
+        "duration_seconds": call.duration_seconds,
+        "minutes_used": call.cost.centi_minutes as f64 / 100.0,
+        "call_cost": to_eur(call.cost.call_cost),
+        "recording_cost": to_eur(call.cost.recording_cost),
+        "transfer_cost": to_eur(call.cost.transfer_cost),
+        "llm_discount": to_eur(call.cost.llm_discount),
+        "total_cost": to_eur(call.cost.total_cost),
+        "rate_per_minute": to_eur(call.rate_per_minute),
+        "disposition": call.disposition.map(Disposition::as_str),
+        "ended_reason": call.ended_reason.map(EndedReason::as_str),
+        "ws_unavailable": call.ws_unavailable,
+        "transferred_to": call.transferred_to,
+        "metadata": call.metadata,
+        "language": call.language,
+        "turn_count": call.turn_count,
+        "tool_call_count": call.tool_call_count,
+        "tools_called": call.tools_called,
+        "extracted_data": call.extracted_data,
+        "transcript": transcript,
+    });
+    event(EventType::CallEnded, call, data)
+}

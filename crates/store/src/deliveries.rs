@@ -1,0 +1,468 @@
+//! Webhook delivery jobs and their attempt log: claiming due jobs under a
+//! lease, recording each attempt with its consequences for the endpoint, and
+//! the delivery logs the API shows.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+use switchboard_domain::events::EventType;
+use switchboard_domain::webhooks::{Next, RetryPolicy, should_disable};
+
+use crate::events::{EndpointKind, NewEvent, Target, Tx, insert_delivery, insert_event};
+use crate::rows::{flag, int, opt_int, opt_text, text};
+use crate::{Backend, Error, Result, Store};
+
+/// A job claimed for sending, with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub event: String,
+    pub org_id: String,
+    pub project_id: Option<String>,
+    pub call_id: Option<String>,
+    pub endpoint_kind: EndpointKind,
+    pub endpoint_id: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    /// The serialised envelope.
+    pub payload: String,
+    /// Where and how to send it now, or why it cannot be sent (endpoint gone or disabled).
+    pub endpoint: Result<(String, String), String>,
+}
+
+/// What happened on one attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub url: String,
+    pub next: Next,
+}
+
+/// One attempt as the delivery logs show it.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub event: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub attempt: i64,
+    pub status_code: Option<i64>,
+    pub success: bool,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub created_at: i64,
+}
+
+const ATTEMPT_COLUMNS: &str =
+    "id, event, event_id, endpoint_id, url, attempt, status_code, success, error, duration_ms, created_at";
+
+fn attempt_row(row: &AnyRow) -> Result<AttemptRow> {
+    Ok(AttemptRow {
+        id: int(row, "id")?,
+        event: text(row, "event")?,
+        event_id: text(row, "event_id")?,
+        endpoint_id: text(row, "endpoint_id")?,
+        url: text(row, "url")?,
+        attempt: int(row, "attempt")?,
+        status_code: opt_int(row, "status_code")?,
+        success: flag(row, "success")?,
+        error: opt_text(row, "error")?,
+        duration_ms: int(row, "duration_ms")?,
+        created_at: int(row, "created_at")?,
+    })
+}
+
+/// Filters of an endpoint's delivery log.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    pub success: Option<bool>,
+    pub event: Option<String>,
+}
+
+impl Store {
+    /// Claims up to `limit` due jobs for `lease_ms`, including jobs whose lease
+    /// ran out (their worker died). Each is returned with its payload and the
+    /// endpoint's current URL and secret.
+    pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> Result<Vec<ClaimedDelivery>> {
+        let now = self.now();
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "UPDATE webhook_deliveries SET state = 'sending', locked_until = $1, updated_at = $2 WHERE id IN \
+             (SELECT id FROM webhook_deliveries WHERE (state = 'pending' AND next_attempt_at <= $2) \
+             OR (state = 'sending' AND locked_until < $2) ORDER BY next_attempt_at LIMIT $3{lock}) \
+             RETURNING id, event_id, endpoint_kind, endpoint_id, attempts"
+        );
+        let rows =
+            sqlx::query(AssertSqlSafe(sql)).bind(now + lease_ms).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Events never change: read them (and each endpoint once) outside the write.
+        let placeholders: Vec<String> = (1..=rows.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id, event, org_id, project_id, call_id, payload FROM events WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for row in &rows {
+            query = query.bind(text(row, "event_id")?);
+        }
+        let events: HashMap<String, AnyRow> =
+            query.fetch_all(&self.pool).await?.into_iter().map(|r| Ok((text(&r, "id")?, r))).collect::<Result<_>>()?;
+        let mut endpoints: HashMap<(String, String), std::result::Result<(String, String), String>> = HashMap::new();
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let kind = EndpointKind::parse(&text(row, "endpoint_kind")?)
+                .ok_or_else(|| Error::Corrupt("unknown endpoint kind".into()))?;
+            let endpoint_id = text(row, "endpoint_id")?;
+            let event_id = text(row, "event_id")?;
+            let event = events.get(&event_id).ok_or_else(|| Error::Corrupt(format!("event {event_id} missing")))?;
+            let org_id = text(event, "org_id")?;
+            let key = (kind.as_str().to_owned(), endpoint_id.clone());
+            let endpoint = match endpoints.get(&key) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = endpoint_now(&self.pool, &org_id, kind, &endpoint_id).await?;
+                    endpoints.insert(key, found.clone());
+                    found
+                }
+            };
+            claimed.push(ClaimedDelivery {
+                id: text(row, "id")?,
+                event: text(event, "event")?,
+                org_id,
+                project_id: opt_text(event, "project_id")?,
+                call_id: opt_text(event, "call_id")?,
+                endpoint_kind: kind,
+                endpoint_id,
+                attempts: int(row, "attempts")?,
+                payload: text(event, "payload")?,
+                endpoint,
+                event_id,
+            });
+        }
+        Ok(claimed)
+    }
+
+    /// Logs an attempt and applies its outcome: the job is done, failed or
+    /// rescheduled; the endpoint's failure streak starts or ends; an endpoint
+    /// that answered 410, or has failed for `policy.disable_after_ms`, is
+    /// disabled and a `webhook.disabled` event recorded. `counts_for_health` is
+    /// false for test sends, which never change an endpoint's state.
+    pub async fn record_attempt(
+        &self,
+        job: &ClaimedDelivery,
+        record: &AttemptRecord,
+        policy: &RetryPolicy,
+        counts_for_health: bool,
+    ) -> Result<AttemptRow> {
+        let now = self.now();
+        let attempt = job.attempts + 1;
+        let success = record.next == Next::Delivered;
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhook_attempts (delivery_id, event_id, event, org_id, project_id, call_id, endpoint_id, \
+             url, attempt, status_code, success, error, duration_ms, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        )
+        .bind(&job.id)
+        .bind(&job.event_id)
+        .bind(&job.event)
+        .bind(&job.org_id)
+        .bind(job.project_id.as_deref())
+        .bind(job.call_id.as_deref())
+        .bind(&job.endpoint_id)
+        .bind(&record.url)
+        .bind(attempt)
+        .bind(record.status_code.map(i64::from))
+        .bind(i64::from(success))
+        .bind(record.error.as_deref())
+        .bind(record.duration_ms)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (state, next_at) = match record.next {
+            Next::Delivered => ("succeeded", now),
+            Next::RetryAt(at) => ("pending", at),
+            Next::Failed | Next::Gone => ("failed", now),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, locked_until = NULL, \
+             url = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(state)
+        .bind(attempt)
+        .bind(next_at)
+        .bind(&record.url)
+        .bind(now)
+        .bind(&job.id)
+        .execute(&mut *tx)
+        .await?;
+        if counts_for_health && job.endpoint.is_ok() {
+            let health = Health { kind: job.endpoint_kind, id: &job.endpoint_id, org_id: &job.org_id };
+            match record.next {
+                Next::Delivered => health.recovered(&mut tx).await?,
+                Next::Gone => health.disable(&mut tx, now, "The endpoint answered 410 Gone.").await?,
+                Next::RetryAt(_) | Next::Failed => {
+                    let since = health.failing(&mut tx, now).await?;
+                    if should_disable(policy, Some(since), now) {
+                        let days = policy.disable_after_ms as f64 / 86_400_000.0;
+                        let reason = format!("Every delivery failed for {days} days.");
+                        health.disable(&mut tx, now, &reason).await?;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(AttemptRow {
+            id,
+            event: job.event.clone(),
+            event_id: job.event_id.clone(),
+            endpoint_id: job.endpoint_id.clone(),
+            url: record.url.clone(),
+            attempt,
+            status_code: record.status_code.map(i64::from),
+            success,
+            error: record.error.clone(),
+            duration_ms: record.duration_ms,
+            created_at: now,
+        })
+    }
+
+    /// The delivery attempts of one call's events across every endpoint,
+    /// `created_at ASC, attempt ASC`, at most 500.
+    pub async fn call_attempts(&self, org_id: &str, call_id: &str) -> Result<Vec<AttemptRow>> {
+        let sql = format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE org_id = $1 AND call_id = $2 \
+             ORDER BY created_at, attempt, id LIMIT 500"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(org_id).bind(call_id).fetch_all(&self.pool).await?;
+        rows.iter().map(attempt_row).collect()
+    }
+
+    /// A page of one endpoint's attempts, newest first; one extra row tells
+    /// whether more exist.
+    pub async fn endpoint_attempts(
+        &self,
+        org_id: &str,
+        endpoint_id: &str,
+        filter: &AttemptFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AttemptRow>> {
+        let sql = format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE org_id = $1 AND endpoint_id = $2 \
+             AND ($3 IS NULL OR success = $3) AND ($4 IS NULL OR event = $4) AND ($5 IS NULL OR id < $5) \
+             ORDER BY id DESC LIMIT $6"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(endpoint_id)
+            .bind(filter.success.map(i64::from))
+            .bind(filter.event.as_deref())
+            .bind(after)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(attempt_row).collect()
+    }
+
+    /// Queues an event again for every endpoint it was queued for (continuing
+    /// each one's attempt count), or, if it never matched one, for the
+    /// endpoints that match it now. Returns the endpoints' URLs.
+    pub async fn redeliver_event(&self, org_id: &str, event_id: &str) -> Result<Vec<String>> {
+        let event = self.event(org_id, event_id).await?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let previous = sqlx::query(
+            "SELECT endpoint_kind, endpoint_id, url, MAX(attempts) AS attempts FROM webhook_deliveries \
+             WHERE event_id = $1 GROUP BY endpoint_kind, endpoint_id, url ORDER BY endpoint_id",
+        )
+        .bind(event_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut urls = Vec::new();
+        if previous.is_empty() {
+            sqlx::query("UPDATE events SET dispatched = 0 WHERE id = $1").bind(event_id).execute(&mut *tx).await?;
+        }
+        for row in &previous {
+            let kind = EndpointKind::parse(&text(row, "endpoint_kind")?)
+                .ok_or_else(|| Error::Corrupt("unknown endpoint kind".into()))?;
+            let target = Target { kind, id: text(row, "endpoint_id")?, url: text(row, "url")? };
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = 'failed' WHERE event_id = $1 AND endpoint_id = $2 \
+                 AND state = 'pending'",
+            )
+            .bind(event_id)
+            .bind(&target.id)
+            .execute(&mut *tx)
+            .await?;
+            insert_delivery(&mut tx, event_id, &event.org_id, &target, int(row, "attempts")?, now).await?;
+            urls.push(target.url);
+        }
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(urls)
+    }
+
+    /// Records a `webhook.test` event for one org endpoint and claims its job
+    /// at once, so the caller sends it inline.
+    pub async fn queue_test_delivery(&self, org_id: &str, webhook_id: &str) -> Result<ClaimedDelivery> {
+        let hook = self.webhook(org_id, webhook_id).await?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let data = json!({"webhook_id": hook.id, "message": "This is a test event from Switchboard."});
+        let event = NewEvent {
+            event: EventType::WebhookTest,
+            org_id: org_id.to_owned(),
+            project_id: None,
+            agent_id: None,
+            call_id: None,
+            data,
+        };
+        let event_id = insert_event(&mut tx, now, &event).await?;
+        sqlx::query("UPDATE events SET dispatched = 1 WHERE id = $1").bind(&event_id).execute(&mut *tx).await?;
+        let target = Target { kind: EndpointKind::Org, id: hook.id.clone(), url: hook.url.clone() };
+        let id = insert_delivery(&mut tx, &event_id, org_id, &target, 0, now).await?;
+        sqlx::query("UPDATE webhook_deliveries SET state = 'sending', locked_until = $1 WHERE id = $2")
+            .bind(now + 60_000)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let payload: String =
+            sqlx::query_scalar("SELECT payload FROM events WHERE id = $1").bind(&event_id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(ClaimedDelivery {
+            id,
+            event_id,
+            event: EventType::WebhookTest.as_str().to_owned(),
+            org_id: org_id.to_owned(),
+            project_id: None,
+            call_id: None,
+            endpoint_kind: EndpointKind::Org,
+            endpoint_id: hook.id,
+            attempts: 0,
+            payload,
+            endpoint: Ok((hook.url, hook.secret)),
+        })
+    }
+}
+
+/// The URL and secret an endpoint has now, or why nothing may be sent to it.
+async fn endpoint_now(
+    pool: &sqlx::AnyPool,
+    org_id: &str,
+    kind: EndpointKind,
+    id: &str,
+) -> Result<std::result::Result<(String, String), String>> {
+    let sql = match kind {
+        EndpointKind::Org => "SELECT url, secret, enabled, disabled_reason FROM webhooks WHERE org_id = $1 AND id = $2",
+        EndpointKind::Project => {
+            "SELECT webhook_url AS url, webhook_secret AS secret, webhook_enabled AS enabled, \
+             webhook_disabled_reason AS disabled_reason FROM projects \
+             WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+        }
+        EndpointKind::Agent => {
+            "SELECT webhook_url AS url, webhook_secret AS secret, 1 AS enabled, \
+             webhook_disabled_reason AS disabled_reason FROM agents WHERE org_id = $1 AND id = $2"
+        }
+    };
+    let Some(row) = sqlx::query(sql).bind(org_id).bind(id).fetch_optional(pool).await? else {
+        return Ok(Err("The endpoint no longer exists.".into()));
+    };
+    let (url, secret) = (opt_text(&row, "url")?, opt_text(&row, "secret")?);
+    let enabled = int(&row, "enabled")? != 0 && opt_text(&row, "disabled_reason")?.is_none();
+    Ok(match (url, secret) {
+        (Some(url), Some(secret)) if enabled => Ok((url, secret)),
+        (None, _) | (_, None) => Err("The endpoint no longer has a URL.".into()),
+        _ => Err("The endpoint is disabled.".into()),
+    })
+}
+
+/// The health columns of one endpoint, whatever its level.
+struct Health<'a> {
+    kind: EndpointKind,
+    id: &'a str,
+    org_id: &'a str,
+}
+
+impl Health<'_> {
+    fn table(&self) -> (&'static str, &'static str) {
+        match self.kind {
+            EndpointKind::Org => ("webhooks", ""),
+            EndpointKind::Project => ("projects", "webhook_"),
+            EndpointKind::Agent => ("agents", "webhook_"),
+        }
+    }
+
+    async fn recovered(&self, tx: &mut Tx) -> Result<()> {
+        let (table, p) = self.table();
+        let sql = format!("UPDATE {table} SET {p}failing_since = NULL WHERE org_id = $1 AND id = $2");
+        sqlx::query(AssertSqlSafe(sql)).bind(self.org_id).bind(self.id).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Starts the failure streak if none is running; returns when it started.
+    async fn failing(&self, tx: &mut Tx, now: i64) -> Result<i64> {
+        let (table, p) = self.table();
+        let sql = format!(
+            "UPDATE {table} SET {p}failing_since = COALESCE({p}failing_since, $1) WHERE org_id = $2 AND id = $3"
+        );
+        sqlx::query(AssertSqlSafe(sql)).bind(now).bind(self.org_id).bind(self.id).execute(&mut **tx).await?;
+        let sql = format!("SELECT {p}failing_since AS since FROM {table} WHERE org_id = $1 AND id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(self.org_id).bind(self.id).fetch_optional(&mut **tx).await?;
+        Ok(match row {
+            Some(row) => opt_int(&row, "since")?.unwrap_or(now),
+            None => now,
+        })
+    }
+
+    /// Disables the endpoint with a reason and records `webhook.disabled`.
+    async fn disable(&self, tx: &mut Tx, now: i64, reason: &str) -> Result<()> {
+        let (table, p) = self.table();
+        let enabled = match self.kind {
+            EndpointKind::Agent => String::new(),
+            _ => format!(", {p}enabled = 0"),
+        };
+        let sql = format!(
+            "UPDATE {table} SET {p}disabled_reason = $1{enabled} WHERE org_id = $2 AND id = $3 \
+             AND {p}disabled_reason IS NULL"
+        );
+        let done =
+            sqlx::query(AssertSqlSafe(sql)).bind(reason).bind(self.org_id).bind(self.id).execute(&mut **tx).await?;
+        if done.rows_affected() == 0 {
+            return Ok(());
+        }
+        let (project_id, agent_id) = match self.kind {
+            EndpointKind::Org => (None, None),
+            EndpointKind::Project => (Some(self.id.to_owned()), None),
+            EndpointKind::Agent => {
+                let project: Option<String> = sqlx::query_scalar("SELECT project_id FROM agents WHERE id = $1")
+                    .bind(self.id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                (project, Some(self.id.to_owned()))
+            }
+        };
+        let data = json!({"endpoint_id": self.id, "level": self.kind.as_str(), "reason": reason});
+        let event = NewEvent {
+            event: EventType::WebhookDisabled,
+            org_id: self.org_id.to_owned(),
+            project_id,
+            agent_id,
+            call_id: None,
+            data,
+        };
+        insert_event(tx, now, &event).await?;
+        Ok(())
+    }
+}
