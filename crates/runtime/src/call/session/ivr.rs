@@ -1,0 +1,143 @@
+//! An IVR menu in a call: played before the AI when `call.started` returns one;
+//! digits and spoken words pick options; silence or a wrong choice repeats the
+//! prompt, and after `max_repeats` the call goes to the AI.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_domain::call::EndedReason;
+use switchboard_domain::ivr::{IvrAction, IvrInput, IvrMenu, IvrOption};
+use tokio::time::Instant;
+
+use super::Session;
+
+/// The menu the caller is in.
+pub(super) struct IvrState {
+    menu: IvrMenu,
+    /// Prompts played without a valid choice.
+    misses: u32,
+    /// When the caller's time to choose runs out; armed once the prompt has
+    /// been played.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl IvrState {
+    pub(super) fn new(menu: IvrMenu) -> Self {
+        Self { menu, misses: 0, deadline: None }
+    }
+}
+
+impl Session {
+    /// Plays the current menu's prompt.
+    pub(super) async fn play_menu(&mut self) {
+        let Some(prompt) = self.ivr.as_ref().map(|state| state.menu.prompt.clone()) else { return };
+        if let Some(state) = &mut self.ivr {
+            state.deadline = None;
+        }
+        self.say(prompt).await;
+    }
+
+    /// The prompt finished: the caller's time to choose starts.
+    pub(super) fn arm_menu(&mut self) {
+        let clock = self.spec.clock;
+        if let Some(state) = &mut self.ivr {
+            state.deadline = Some(clock.deadline(Duration::from_secs(state.menu.timeout_seconds)));
+        }
+    }
+
+    /// The caller started speaking: the menu waits for what they say instead
+    /// of timing out under them.
+    pub(super) fn hold_menu(&mut self) {
+        if let Some(state) = &mut self.ivr {
+            state.deadline = None;
+        }
+    }
+
+    /// A digit or an utterance while the menu is active.
+    pub(super) async fn ivr_input(&mut self, input: IvrInput<'_>) {
+        let Some(state) = &self.ivr else { return };
+        let Some(option) = state.menu.choose(input).cloned() else {
+            let message = state.menu.invalid_message().to_owned();
+            self.missed(Some(message)).await;
+            return;
+        };
+        let choice = match input {
+            IvrInput::Digit(d) => json!({"digit": d.to_string()}),
+            IvrInput::Speech(text) => json!({"speech": text}),
+        };
+        self.ivr_path
+            .push(json!({"option": option.digit.clone().or_else(|| option.words.first().cloned()), "input": choice}));
+        self.choose(option).await;
+    }
+
+    /// No valid choice in time (or a wrong one): repeat, or give up on the menu.
+    pub(super) async fn missed(&mut self, message: Option<String>) {
+        let Some(state) = &mut self.ivr else { return };
+        state.misses += 1;
+        state.deadline = None;
+        if state.misses > state.menu.max_repeats {
+            self.leave_menu(None).await;
+            return;
+        }
+        if let Some(message) = message {
+            self.say(message).await;
+        }
+        self.play_menu().await;
+    }
+
+    async fn choose(&mut self, option: IvrOption) {
+        match option.action {
+            IvrAction::Say => {
+                if let Some(text) = option.say {
+                    self.say(text).await;
+                }
+                if let Some(state) = &mut self.ivr {
+                    state.misses = 0;
+                }
+                self.play_menu().await;
+            }
+            IvrAction::Submenu => {
+                if let Some(text) = option.say {
+                    self.say(text).await;
+                }
+                if let Some(menu) = option.menu {
+                    self.ivr = Some(IvrState::new(*menu));
+                }
+                self.play_menu().await;
+            }
+            IvrAction::Transfer => {
+                self.ivr = None;
+                if let Some(text) = option.say {
+                    self.say(text).await;
+                }
+                if let Some(destination) = option.destination {
+                    self.begin_transfer(destination, None).await;
+                }
+            }
+            IvrAction::Hangup => {
+                self.ivr = None;
+                match option.say {
+                    Some(text) => {
+                        self.say(text).await;
+                        self.hang_up_when_done = true;
+                    }
+                    None => self.end_by_agent(EndedReason::AgentHangup).await,
+                }
+            }
+            IvrAction::Agent => self.leave_menu(option.say).await,
+        }
+    }
+
+    /// Hands the call to the AI, which greets the caller (`say` or its greeting).
+    async fn leave_menu(&mut self, say: Option<String>) {
+        self.ivr = None;
+        let greeting = say.unwrap_or_else(|| self.brain.greeting());
+        self.engage_brain(&greeting);
+        self.say(greeting).await;
+    }
+
+    /// The IVR choices made, for the call's metadata.
+    pub(super) fn ivr_record(&self) -> Option<Value> {
+        (!self.ivr_path.is_empty()).then(|| Value::Array(self.ivr_path.clone()))
+    }
+}

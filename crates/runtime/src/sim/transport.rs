@@ -1,0 +1,241 @@
+//! The simulated carrier's transport: a task that plays the far end of one call
+//! from a script, on call time, turning the session's actions into the events a
+//! real carrier and speech pipeline would produce.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use super::script::{CallerScript, CallerStep};
+use super::{DialOutcome, dial_outcome, transfer_failure};
+use crate::call::{CallClock, NotConnected, TransportAction, TransportEvent};
+
+/// How long things take on the simulated line, in call time.
+mod timing {
+    use std::time::Duration;
+
+    pub const RING: Duration = Duration::from_secs(3);
+    pub const RING_OUT: Duration = Duration::from_secs(30);
+    pub const INBOUND_ANSWER: Duration = Duration::from_millis(200);
+    pub const TURN_GAP: Duration = Duration::from_millis(500);
+    /// How long a caller who has just spoken waits for the agent to start
+    /// answering before going on with the script.
+    pub const REPLY_PATIENCE: Duration = Duration::from_secs(5);
+    pub const DIGIT_GAP: Duration = Duration::from_millis(300);
+    pub const TRANSFER_LEG: Duration = Duration::from_secs(20);
+
+    /// Speaking time of a sentence: 0.35 s a word, at least 0.6 s.
+    pub fn speech(text: &str) -> Duration {
+        let words = text.split_whitespace().count().max(1) as u32;
+        (Duration::from_millis(350) * words).max(Duration::from_millis(600))
+    }
+}
+
+/// Which call the simulated carrier plays.
+#[derive(Debug, Clone)]
+pub enum SimCall {
+    /// The agent dials `to`; the callee follows the script.
+    Outbound { to: String, script: CallerScript },
+    /// A caller dials in and follows the script.
+    Inbound { script: CallerScript },
+}
+
+/// Starts the far end of a call; returns the session's ends of the channels.
+pub fn spawn(call: SimCall, clock: CallClock) -> (mpsc::Receiver<TransportEvent>, mpsc::Sender<TransportAction>) {
+    let (events_tx, events_rx) = mpsc::channel(64);
+    let (actions_tx, actions_rx) = mpsc::channel(64);
+    tokio::spawn(FarEnd::new(clock, events_tx).run(call, actions_rx));
+    (events_rx, actions_tx)
+}
+
+/// The far end's state while the call is up.
+struct FarEnd {
+    clock: CallClock,
+    events: mpsc::Sender<TransportEvent>,
+    steps: VecDeque<CallerStep>,
+    agent_speech_ends: Option<Instant>,
+    caller_speech: Option<(Instant, String)>,
+    digits: VecDeque<char>,
+    next_digit: Option<Instant>,
+    next_step: Option<Instant>,
+    /// Until when the caller, having spoken, waits for the agent's answer.
+    awaiting_reply: Option<Instant>,
+}
+
+/// Whether the far end goes on after handling something.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl FarEnd {
+    fn new(clock: CallClock, events: mpsc::Sender<TransportEvent>) -> Self {
+        Self {
+            clock,
+            events,
+            steps: VecDeque::new(),
+            agent_speech_ends: None,
+            caller_speech: None,
+            digits: VecDeque::new(),
+            next_digit: None,
+            next_step: None,
+            awaiting_reply: None,
+        }
+    }
+
+    async fn emit(&self, event: TransportEvent) -> Flow {
+        if self.events.send(event).await.is_ok() { Flow::Continue } else { Flow::Stop }
+    }
+
+    async fn run(mut self, call: SimCall, mut actions: mpsc::Receiver<TransportAction>) {
+        let script = match call {
+            SimCall::Inbound { script } => {
+                self.clock.sleep(timing::INBOUND_ANSWER).await;
+                if let Flow::Stop = self.emit(TransportEvent::Answered).await {
+                    return;
+                }
+                script
+            }
+            SimCall::Outbound { to, script } => match dial_outcome(&to) {
+                DialOutcome::NotConnected(outcome) => {
+                    let ring = if outcome == NotConnected::NoAnswer { timing::RING_OUT } else { timing::RING };
+                    tokio::select! {
+                        () = self.clock.sleep(ring) => { self.emit(TransportEvent::NotConnected(outcome)).await; }
+                        // The call was cancelled while ringing.
+                        _ = actions.recv() => {}
+                    }
+                    return;
+                }
+                DialOutcome::Voicemail => {
+                    self.clock.sleep(timing::RING).await;
+                    // A machine only listens: the script does not apply.
+                    let _ = self.emit(TransportEvent::Voicemail).await;
+                    Vec::new()
+                }
+                DialOutcome::Answer => {
+                    self.clock.sleep(timing::RING).await;
+                    if let Flow::Stop = self.emit(TransportEvent::Answered).await {
+                        return;
+                    }
+                    script
+                }
+            },
+        };
+        self.steps = script.into();
+        self.converse(actions).await;
+    }
+
+    fn idle(&self) -> bool {
+        self.agent_speech_ends.is_none()
+            && self.caller_speech.is_none()
+            && self.digits.is_empty()
+            && self.awaiting_reply.is_none()
+    }
+
+    /// Plays the script against the agent until someone hangs up.
+    async fn converse(mut self, mut actions: mpsc::Receiver<TransportAction>) {
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        loop {
+            if self.next_step.is_none() && self.idle() && !self.steps.is_empty() {
+                self.next_step = Some(self.clock.deadline(timing::TURN_GAP));
+            }
+            let flow = tokio::select! {
+                action = actions.recv() => match action {
+                    Some(action) => self.on_action(action).await,
+                    None => Flow::Stop,
+                },
+                () = sleep_until(self.agent_speech_ends.unwrap_or(far)), if self.agent_speech_ends.is_some() => {
+                    self.agent_speech_ends = None;
+                    self.emit(TransportEvent::PlaybackFinished).await
+                }
+                () = sleep_until(self.caller_speech.as_ref().map_or(far, |(at, _)| *at)), if self.caller_speech.is_some() => {
+                    let text = self.caller_speech.take().map(|(_, text)| text).unwrap_or_default();
+                    self.awaiting_reply = Some(self.clock.deadline(timing::REPLY_PATIENCE));
+                    self.emit(TransportEvent::Transcript { text, is_final: true }).await
+                }
+                () = sleep_until(self.awaiting_reply.unwrap_or(far)), if self.awaiting_reply.is_some() => {
+                    // No answer came: the caller goes on.
+                    self.awaiting_reply = None;
+                    Flow::Continue
+                }
+                () = sleep_until(self.next_digit.unwrap_or(far)), if self.next_digit.is_some() => self.press_next_digit().await,
+                () = sleep_until(self.next_step.unwrap_or(far)), if self.next_step.is_some() => self.take_step().await,
+            };
+            if let Flow::Stop = flow {
+                return;
+            }
+        }
+    }
+
+    async fn on_action(&mut self, action: TransportAction) -> Flow {
+        match action {
+            TransportAction::Say(text) => {
+                self.awaiting_reply = None;
+                let start = self.agent_speech_ends.unwrap_or_else(Instant::now).max(Instant::now());
+                self.agent_speech_ends = Some(start + self.clock.wall(timing::speech(&text)));
+                self.emit(TransportEvent::PlaybackStarted).await
+            }
+            TransportAction::StopSpeaking => {
+                self.agent_speech_ends = None;
+                Flow::Continue
+            }
+            TransportAction::Transfer(destination) => match transfer_failure(&destination) {
+                Some(reason) => self.emit(TransportEvent::TransferFailed { reason: reason.into() }).await,
+                None => {
+                    if let Flow::Stop = self.emit(TransportEvent::TransferConnected).await {
+                        return Flow::Stop;
+                    }
+                    self.clock.sleep(timing::TRANSFER_LEG).await;
+                    let seconds = timing::TRANSFER_LEG.as_secs() as i64;
+                    self.emit(TransportEvent::TransferCompleted { duration_seconds: seconds }).await;
+                    Flow::Stop
+                }
+            },
+            TransportAction::HangUp => Flow::Stop,
+        }
+    }
+
+    async fn press_next_digit(&mut self) -> Flow {
+        let Some(digit) = self.digits.pop_front() else {
+            self.next_digit = None;
+            return Flow::Continue;
+        };
+        self.next_digit = (!self.digits.is_empty()).then(|| self.clock.deadline(timing::DIGIT_GAP));
+        self.emit(TransportEvent::Dtmf(digit)).await
+    }
+
+    async fn take_step(&mut self) -> Flow {
+        self.next_step = None;
+        let speaks = matches!(self.steps.front(), Some(CallerStep::Say { .. } | CallerStep::Dtmf { .. }));
+        if speaks && self.agent_speech_ends.is_some() {
+            // Wait for the agent to finish; the step is re-armed when idle.
+            return Flow::Continue;
+        }
+        let Some(step) = self.steps.pop_front() else { return Flow::Continue };
+        match step {
+            CallerStep::Say { say } => {
+                self.caller_speech = Some((self.clock.deadline(timing::speech(&say)), say));
+                self.emit(TransportEvent::SpeechStarted).await
+            }
+            CallerStep::Dtmf { dtmf } => {
+                self.digits = dtmf.chars().collect();
+                self.next_digit = Some(Instant::now());
+                Flow::Continue
+            }
+            CallerStep::Wait { wait } => {
+                self.next_step = Some(self.clock.deadline(Duration::from_secs_f64(wait)));
+                Flow::Continue
+            }
+            CallerStep::HangUp { hangup } => {
+                if hangup {
+                    self.emit(TransportEvent::HungUp).await;
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                }
+            }
+        }
+    }
+}
