@@ -1,0 +1,135 @@
+//! `Idempotency-Key` on POST: the first request runs and its outcome is stored for
+//! 24 h; a retry with the same key, method, path and body replays it
+//! (`Idempotent-Replayed: true`). A different body is 422, a retry while the
+//! first still runs is 409, and 5xx/429 outcomes are not stored.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use switchboard_store::Store;
+use switchboard_store::idempotency::{Claim, IdempotencySlot};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const MAX_KEY_LEN: usize = 255;
+/// Responses larger than this are passed through but not stored for replay.
+const MAX_STORED_BODY: usize = 1024 * 1024;
+
+/// Releases a claim if the request never finishes (client gone, task dropped),
+/// so a retry is not refused as "in use" for a day.
+struct ClaimGuard {
+    store: Store,
+    key_id: String,
+    path: String,
+    idem_key: String,
+    armed: bool,
+}
+
+impl ClaimGuard {
+    fn slot(&self) -> IdempotencySlot<'_> {
+        IdempotencySlot { key_id: &self.key_id, method: "POST", path: &self.path, idem_key: &self.idem_key }
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let store = self.store.clone();
+        let (key_id, path, idem_key) = (self.key_id.clone(), self.path.clone(), self.idem_key.clone());
+        tokio::spawn(async move {
+            let slot = IdempotencySlot { key_id: &key_id, method: "POST", path: &path, idem_key: &idem_key };
+            if let Err(err) = store.release_idempotency(&slot).await {
+                tracing::warn!(error = %err, "could not release an abandoned idempotency key");
+            }
+        });
+    }
+}
+
+pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(raw_key) = req.headers().get("idempotency-key") else {
+        return next.run(req).await;
+    };
+    let idem_key = match raw_key.to_str().map(str::trim) {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_owned(),
+        _ => {
+            return ApiError::invalid_field("Idempotency-Key", "Must be 1 to 255 visible ASCII characters.")
+                .into_response();
+        }
+    };
+    let Some(caller) = req.extensions().get::<Caller>().cloned() else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, state.settings.body_limit(&path)).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large.")
+                .into_response();
+        }
+    };
+    let request_hash = hex::encode(Sha256::digest(&bytes));
+    let mut guard = ClaimGuard { store: state.store.clone(), key_id: caller.key_id, path, idem_key, armed: false };
+    let ttl_ms = state.settings.idempotency_ttl.as_millis() as i64;
+    match state.store.claim_idempotency(&guard.slot(), &request_hash, ttl_ms).await {
+        Ok(Claim::Claimed) => guard.armed = true,
+        Ok(Claim::Replay { status, body }) => return replay(status, body),
+        Ok(Claim::InProgress) => {
+            return ApiError::conflict(
+                "IDEMPOTENCY_KEY_IN_USE",
+                "A request with this Idempotency-Key is still being processed.",
+            )
+            .into_response();
+        }
+        Ok(Claim::Mismatch) => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was already used with a different request body.",
+            )
+            .into_response();
+        }
+        Err(err) => return ApiError::from(err).into_response(),
+    }
+
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let bytes = match to_bytes(body, MAX_STORED_BODY).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            return ApiError::internal(format!("response body unreadable: {err}")).into_response();
+        }
+    };
+    let outcome = if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        state.store.release_idempotency(&guard.slot()).await
+    } else {
+        let body = (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
+        state.store.complete_idempotency(&guard.slot(), status.as_u16(), body.as_deref()).await
+    };
+    match outcome {
+        Ok(()) => guard.armed = false,
+        Err(err) => tracing::warn!(error = %err, "could not record an idempotent outcome"),
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(status: u16, body: Option<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = match body {
+        Some(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        None => status.into_response(),
+    };
+    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}

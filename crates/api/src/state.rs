@@ -1,0 +1,149 @@
+//! Shared state of the API: the store, limiters, the live-call registry, and
+//! the settings that shape request handling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_domain::memory::MemoryRules;
+use switchboard_domain::voices::Voice;
+use switchboard_runtime::carrier::{CarrierSettings, Numbers};
+use switchboard_runtime::channels::{ChannelSettings, Channels};
+use switchboard_runtime::engine::CallEngine;
+use switchboard_runtime::knowledge::{KnowledgeService, KnowledgeSettings};
+use switchboard_runtime::webhooks::{Webhooks, WorkerSettings};
+use switchboard_store::Store;
+
+use crate::auth::failures::AuthFailures;
+use crate::auth::key_use::KeyUse;
+use crate::cache::ReadCache;
+use crate::ratelimit::RateLimiter;
+
+/// How the API behaves; built from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Development mode: callback URLs may be plain http and point at loopback.
+    pub dev: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest body of a document upload (`POST …/documents`), in bytes.
+    pub max_upload_bytes: usize,
+    /// Longest a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: Duration,
+    /// Failed authentications from one IP before it is locked out, and for how long.
+    pub auth_failure_limit: u32,
+    pub auth_failure_window: Duration,
+    /// Longest a cached key, org or agent is used; zero caches nothing.
+    pub cache_ttl: Duration,
+    /// Caller-memory scoring weights, bands and TTLs.
+    pub memory: MemoryRules,
+    /// Knowledge-base crawls: schedule checks, time limits, politeness.
+    pub knowledge: KnowledgeSettings,
+    /// Webhook delivery: retry schedule, timeouts, concurrency.
+    pub webhooks: WorkerSettings,
+    /// Message channels (SMTP for email) and the models agents write messages with.
+    pub channels: ChannelSettings,
+    /// The carrier: address review delay, worker interval.
+    pub carrier: CarrierSettings,
+}
+
+/// Room for a 10 MiB document and the multipart framing around it.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 11 * 1024 * 1024;
+
+impl ApiSettings {
+    /// The body limit of a request to `path`: document uploads (every
+    /// `POST /v1/…/documents` route) get the upload limit, everything else the
+    /// general one.
+    pub fn body_limit(&self, path: &str) -> usize {
+        if path.starts_with("/v1/") && path.ends_with("/documents") {
+            self.max_upload_bytes
+        } else {
+            self.max_body_bytes
+        }
+    }
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            dev: false,
+            max_body_bytes: 1024 * 1024,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            request_timeout: Duration::from_secs(30),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            auth_failure_limit: 100,
+            auth_failure_window: Duration::from_secs(15 * 60),
+            cache_ttl: Duration::from_secs(5),
+            memory: MemoryRules::default(),
+            knowledge: KnowledgeSettings::default(),
+            webhooks: WorkerSettings::default(),
+            channels: ChannelSettings::default(),
+            carrier: CarrierSettings::default(),
+        }
+    }
+}
+
+/// Everything a handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub settings: ApiSettings,
+    pub limiter: RateLimiter,
+    pub auth_failures: AuthFailures,
+    pub key_use: KeyUse,
+    /// Keys, orgs and agents of the request path, invalidated on change.
+    pub cache: Arc<ReadCache>,
+    /// Starts and controls calls; holds the live-call registry.
+    pub engine: CallEngine,
+    pub voices: Vec<Voice>,
+    /// Knowledge-base crawls and uploads; its worker is started by the server.
+    pub knowledge: KnowledgeService,
+    /// Webhook delivery; its worker is started by the server.
+    pub webhooks: Webhooks,
+    /// How messages leave on each channel (SMS, email, ...), and the message writer.
+    pub channels: Channels,
+    /// Phone numbers and addresses over the carrier; its worker is started by the server.
+    pub numbers: Numbers,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        settings: ApiSettings,
+        limiter: RateLimiter,
+        engine: CallEngine,
+        voices: Vec<Voice>,
+    ) -> Self {
+        let auth_failures = AuthFailures::new(settings.auth_failure_limit, settings.auth_failure_window);
+        let knowledge = KnowledgeService::new(store.clone(), engine.outbound().clone(), settings.knowledge.clone());
+        let webhooks = Webhooks::new(store.clone(), engine.outbound().clone(), settings.webhooks.clone());
+        let channels = Channels::new(&settings.channels, engine.outbound().clone());
+        let numbers = Numbers::simulated(store.clone(), settings.carrier.clone());
+        let cache = ReadCache::new(settings.cache_ttl, &store);
+        AppState(Arc::new(Inner {
+            store,
+            settings,
+            limiter,
+            auth_failures,
+            key_use: KeyUse::default(),
+            cache,
+            engine,
+            voices,
+            knowledge,
+            webhooks,
+            channels,
+            numbers,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
