@@ -1,0 +1,448 @@
+//! Server configuration, layered: built-in defaults → `switchboard.toml` →
+//! `SWITCHBOARD_*` environment variables (nested with `__`) → command-line flags.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use switchboard_api::ApiSettings;
+use switchboard_domain::memory::MemoryRules;
+use switchboard_domain::webhooks::RetryPolicy;
+use switchboard_runtime::carrier::CarrierSettings;
+use switchboard_runtime::channels::{ChannelSettings, SmtpSecurity, SmtpSettings};
+use switchboard_runtime::knowledge::KnowledgeSettings;
+use switchboard_runtime::llm_config::{LlmSettings, LlmTarget};
+use switchboard_runtime::webhooks::WorkerSettings;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://path` (default) or `postgres://…`.
+    pub database_url: String,
+    /// When set, rate limits are shared by every server using this Redis.
+    pub redis_url: Option<String>,
+    /// Development mode: http and loopback callback URLs allowed; prints a key.
+    pub dev: bool,
+    pub billing: Billing,
+    pub http: Http,
+    pub auth: Auth,
+    pub runtime: Runtime,
+    pub outbound: Outbound,
+    pub llm: Llm,
+    /// Caller memory: `[memory]` (`default_ttl_seconds`, `max_ttl_seconds`),
+    /// `[memory.weights]` (`ani_mobile`, `ani_landline`, `ani_voip`,
+    /// `ani_unknown`, `external_id`, `customer_ref`, `recency`, `recency_days`)
+    /// and `[memory.thresholds]` (`very_high`, `high`, `medium`, `reuse`, `confirm`).
+    pub memory: MemoryRules,
+    pub knowledge: Knowledge,
+    pub webhooks: Webhooks,
+    pub email: Email,
+    pub carrier: Carrier,
+}
+
+/// The simulated carrier and its worker: `[carrier]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Carrier {
+    /// How long the review of a submitted address takes (0: it lands on the
+    /// next worker round or status check).
+    pub address_review_seconds: f64,
+    /// How often due address reviews are landed and due numbers renewed.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Carrier {
+    fn default() -> Self {
+        let settings = CarrierSettings::default();
+        Self {
+            address_review_seconds: settings.review_delay.as_secs_f64(),
+            poll_interval_ms: u64::try_from(settings.poll_interval.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl Carrier {
+    fn settings(&self) -> CarrierSettings {
+        CarrierSettings {
+            review_delay: Duration::from_secs_f64(self.address_review_seconds.max(0.0)),
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+        }
+    }
+}
+
+/// Webhook delivery: `[webhooks]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Webhooks {
+    /// Delay before each retry, in seconds; when used up the delivery fails.
+    pub retry_delays_seconds: Vec<f64>,
+    /// An endpoint failing for this long without a success is disabled.
+    pub disable_after_seconds: f64,
+    /// Time allowed for one attempt.
+    pub attempt_timeout_seconds: f64,
+    /// Deliveries sent at once by this server.
+    pub concurrency: usize,
+    /// How often due retries are looked for.
+    pub poll_interval_ms: u64,
+    /// How long a delivery being sent is reserved for its server; after a
+    /// crash it is sent again once this has passed.
+    pub lease_seconds: f64,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        let policy = RetryPolicy::default();
+        Self {
+            retry_delays_seconds: policy.delays_ms.iter().map(|ms| *ms as f64 / 1000.0).collect(),
+            disable_after_seconds: policy.disable_after_ms as f64 / 1000.0,
+            attempt_timeout_seconds: 15.0,
+            concurrency: 32,
+            poll_interval_ms: 500,
+            lease_seconds: 60.0,
+        }
+    }
+}
+
+impl Webhooks {
+    fn settings(&self) -> WorkerSettings {
+        let ms = |s: f64| (s.max(0.0) * 1000.0).round() as i64;
+        WorkerSettings {
+            policy: RetryPolicy {
+                delays_ms: self.retry_delays_seconds.iter().map(|s| ms(*s)).collect(),
+                disable_after_ms: ms(self.disable_after_seconds),
+                ..RetryPolicy::default()
+            },
+            attempt_timeout: Duration::from_secs_f64(self.attempt_timeout_seconds.max(0.001)),
+            concurrency: self.concurrency.max(1),
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            lease: Duration::from_secs_f64(self.lease_seconds.max(self.attempt_timeout_seconds + 1.0)),
+        }
+    }
+}
+
+/// The email channel of `/v1/messages`: `[email]`, an SMTP server. Email is
+/// off (409 `EMAIL_NOT_CONFIGURED`) until `host` and `from` are set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Email {
+    pub host: Option<String>,
+    pub port: u16,
+    /// `starttls` (default, port 587), `tls` (port 465) or `none` (trusted relays and tests only).
+    pub security: EmailSecurity,
+    pub username: Option<String>,
+    /// Set it through `SWITCHBOARD_EMAIL__PASSWORD`.
+    pub password: Option<Secret>,
+    /// The sender, `"Name <address>"` or an address.
+    pub from: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 587,
+            security: EmailSecurity::Starttls,
+            username: None,
+            password: None,
+            from: None,
+            timeout_seconds: 10,
+        }
+    }
+}
+
+impl Email {
+    fn settings(&self) -> Option<SmtpSettings> {
+        Some(SmtpSettings {
+            host: self.host.clone()?,
+            port: self.port,
+            security: match self.security {
+                EmailSecurity::Starttls => SmtpSecurity::StartTls,
+                EmailSecurity::Tls => SmtpSecurity::Tls,
+                EmailSecurity::None => SmtpSecurity::None,
+            },
+            username: self.username.clone(),
+            password: self.password.as_ref().map(|p| p.0.clone()),
+            from: self.from.clone()?,
+            timeout: Duration::from_secs(self.timeout_seconds.max(1)),
+        })
+    }
+}
+
+/// Knowledge-base crawls: `[knowledge]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Knowledge {
+    /// How often the worker looks for due scheduled crawls (queued crawls
+    /// start at once).
+    pub poll_interval_ms: u64,
+    /// Longest one crawl may run; it keeps what it found by then.
+    pub crawl_timeout_seconds: u64,
+    /// Time allowed for each page request.
+    pub request_timeout_seconds: u64,
+    /// The longest robots.txt `Crawl-delay` honoured between requests.
+    pub max_crawl_delay_seconds: u64,
+    /// Crawls one server runs at once.
+    pub max_concurrent_crawls: usize,
+}
+
+impl Default for Knowledge {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 30_000,
+            crawl_timeout_seconds: 300,
+            request_timeout_seconds: 10,
+            max_crawl_delay_seconds: 5,
+            max_concurrent_crawls: 2,
+        }
+    }
+}
+
+impl Knowledge {
+    fn settings(&self) -> KnowledgeSettings {
+        KnowledgeSettings {
+            poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            crawl_timeout: Duration::from_secs(self.crawl_timeout_seconds.max(1)),
+            request_timeout: Duration::from_secs(self.request_timeout_seconds.max(1)),
+            max_crawl_delay: Duration::from_secs(self.max_crawl_delay_seconds),
+            max_concurrent_crawls: self.max_concurrent_crawls.max(1),
+        }
+    }
+}
+
+/// The language model (OpenAI-compatible chat completions) of the server, and
+/// per org and per project (`[llm.orgs.<org_id>]`, `[llm.projects.<project_id>]`).
+/// An agent's own `llm` settings come first, then the project's, the org's and
+/// the server's, field by field; a key is only sent to the base URL beside it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Llm {
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// Set it through `SWITCHBOARD_LLM__API_KEY`; it is never returned by the API.
+    pub api_key: Option<Secret>,
+    pub orgs: HashMap<String, LlmLevel>,
+    pub projects: HashMap<String, LlmLevel>,
+}
+
+/// The model settings of one org or project.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LlmLevel {
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<Secret>,
+}
+
+impl LlmLevel {
+    fn target(&self) -> LlmTarget {
+        LlmTarget {
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            api_key: self.api_key.as_ref().map(|k| k.0.clone()),
+        }
+    }
+}
+
+impl Llm {
+    /// The runtime's view of every configured level.
+    pub fn settings(&self) -> LlmSettings {
+        let server =
+            LlmLevel { base_url: self.base_url.clone(), model: self.model.clone(), api_key: self.api_key.clone() };
+        LlmSettings {
+            server: server.target(),
+            orgs: self.orgs.iter().map(|(id, level)| (id.clone(), level.target())).collect(),
+            projects: self.projects.iter().map(|(id, level)| (id.clone(), level.target())).collect(),
+        }
+    }
+}
+
+/// A secret setting: printed as `<redacted>`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Outbound {
+    /// Hosts (`host`, `host:port`) or networks (CIDR) that server_url, webhook
+    /// and LLM requests may reach although they are private. `dev` allows all
+    /// private and loopback addresses.
+    pub allow_list: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Runtime {
+    /// How fast call time runs against wall time on the simulated carrier: 1 is
+    /// real time; tests run calls at 50 or more.
+    pub clock_speed: f64,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self { clock_speed: 1.0 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Billing {
+    /// Credits (EUR) a new org starts with.
+    pub starting_credits: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Http {
+    pub max_body_bytes: usize,
+    /// Body limit of document uploads (knowledge-base and address documents).
+    pub max_upload_bytes: usize,
+    pub request_timeout_seconds: u64,
+    pub idempotency_ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Auth {
+    /// Failed authentications from one IP within the window before lock-out.
+    pub failure_limit: u32,
+    pub failure_window_seconds: u64,
+    /// How often `last_used_at` of keys is written.
+    pub key_use_flush_seconds: u64,
+    /// Longest a cached key, org or agent is used when a change by another
+    /// process was not announced over Redis; 0 turns the caches off.
+    pub cache_ttl_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://./data/switchboard.db".into(),
+            redis_url: None,
+            dev: false,
+            billing: Billing::default(),
+            http: Http::default(),
+            auth: Auth::default(),
+            runtime: Runtime::default(),
+            outbound: Outbound::default(),
+            llm: Llm::default(),
+            memory: MemoryRules::default(),
+            knowledge: Knowledge::default(),
+            webhooks: Webhooks::default(),
+            email: Email::default(),
+            carrier: Carrier::default(),
+        }
+    }
+}
+
+impl Default for Billing {
+    fn default() -> Self {
+        Self { starting_credits: 100.0 }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_upload_bytes: switchboard_api::state::DEFAULT_MAX_UPLOAD_BYTES,
+            request_timeout_seconds: 30,
+            idempotency_ttl_seconds: 24 * 3600,
+        }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self { failure_limit: 100, failure_window_seconds: 15 * 60, key_use_flush_seconds: 10, cache_ttl_ms: 5000 }
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let file = file.map_or_else(|| PathBuf::from("switchboard.toml"), Path::to_path_buf);
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("SWITCHBOARD_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn api_settings(&self) -> ApiSettings {
+        ApiSettings {
+            dev: self.dev,
+            max_body_bytes: self.http.max_body_bytes,
+            max_upload_bytes: self.http.max_upload_bytes,
+            request_timeout: Duration::from_secs(self.http.request_timeout_seconds),
+            idempotency_ttl: Duration::from_secs(self.http.idempotency_ttl_seconds),
+            auth_failure_limit: self.auth.failure_limit,
+            auth_failure_window: Duration::from_secs(self.auth.failure_window_seconds),
+            cache_ttl: Duration::from_millis(self.auth.cache_ttl_ms),
+            memory: self.memory.clone(),
+            knowledge: self.knowledge.settings(),
+            webhooks: self.webhooks.settings(),
+            channels: ChannelSettings { email: self.email.settings(), llm: self.llm.settings() },
+            carrier: self.carrier.settings(),
+        }
+    }
+
+    /// The folder beside the SQLite file (for dev credentials); `./data` otherwise.
+    pub fn data_dir(&self) -> PathBuf {
+        let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"));
+        path.map(|p| p.split('?').next().unwrap_or(p))
+            .and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("./data"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment::Error
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("switchboard.toml", "listen = \"0.0.0.0:9000\"\n[billing]\nstarting_credits = 5.0\n")?;
+            jail.set_env("SWITCHBOARD_BILLING__STARTING_CREDITS", "7.5");
+            jail.set_env("SWITCHBOARD_DATABASE_URL", "postgres://db/x");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.listen, "0.0.0.0:9000");
+            assert_eq!(config.billing.starting_credits, 7.5);
+            assert_eq!(config.database_url, "postgres://db/x");
+            assert_eq!(config.auth.failure_limit, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn data_dir_follows_the_sqlite_file() {
+        let config = Config { database_url: "sqlite:///tmp/x/sb.db?mode=rwc".into(), ..Config::default() };
+        assert_eq!(config.data_dir(), PathBuf::from("/tmp/x"));
+        let config = Config { database_url: "postgres://h/db".into(), ..Config::default() };
+        assert_eq!(config.data_dir(), PathBuf::from("./data"));
+    }
+}

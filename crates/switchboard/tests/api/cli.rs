@@ -1,0 +1,117 @@
+//! The `switchboard` binary itself: admin commands scripts can parse, migrate,
+//! serve --dev, and a clean exit on SIGTERM.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::test_database_url;
+
+fn switchboard(db: &str, dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(dir)
+        .env("SWITCHBOARD_DATABASE_URL", db)
+        .env("SWITCHBOARD_LOG", "warn")
+        .output()
+        .expect("run the switchboard binary")
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+#[tokio::test]
+async fn admin_commands_print_json_and_fail_loudly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = test_database_url(&dir).await;
+    let migrated = switchboard(&db, dir.path(), &["migrate"]);
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+
+    let boot = json_of(&switchboard(&db, dir.path(), &["admin", "bootstrap", "--org-name", "Acme", "--json"]));
+    let org = boot["org_id"].as_str().expect("org_id");
+    assert!(org.starts_with("org_"));
+    assert!(boot["project_id"].as_str().is_some_and(|p| p.starts_with("proj_")));
+    assert!(boot["org_key"].as_str().is_some_and(|k| k.starts_with("sb_org_")));
+    assert!(boot["project_key"].as_str().is_some_and(|k| k.starts_with("sb_live_")));
+
+    let tier = json_of(&switchboard(&db, dir.path(), &["admin", "set-tier", "--org", org, "--tier", "growth"]));
+    assert_eq!(tier["tier"], "growth");
+    let drained = json_of(&switchboard(&db, dir.path(), &["admin", "add-credits", "--org", org, "--amount", "-100"]));
+    assert_eq!(drained["balance"], 0.0);
+    assert_eq!(drained["is_paused"], true);
+    let rate = json_of(&switchboard(&db, dir.path(), &["admin", "set-rate", "--org", org, "--rate-per-minute", "0.2"]));
+    assert_eq!(rate["rate_per_minute"], 0.2);
+
+    for bad in [
+        vec!["admin", "set-tier", "--org", org, "--tier", "gold"],
+        vec!["admin", "set-tier", "--org", "org_missing", "--tier", "payg"],
+        vec!["admin", "add-credits", "--org", org, "--amount", "lots"],
+        vec!["admin", "bootstrap"],
+    ] {
+        let out = switchboard(&db, dir.path(), &bad);
+        assert!(!out.status.success(), "{bad:?} should fail");
+        assert!(!out.stderr.is_empty(), "{bad:?} says why");
+    }
+}
+
+#[tokio::test]
+async fn serve_prints_a_working_dev_key_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}", dir.path().join("data/switchboard.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .env("SWITCHBOARD_DATABASE_URL", &db)
+            .env("SWITCHBOARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server")
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let child = start();
+        let mut up = false;
+        for _ in 0..100 {
+            if client.get(format!("{base}/v1/health")).send().await.is_ok() {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(up, "server came up");
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
+        assert!(output.status.success(), "exit on SIGTERM: {:?}", output.status);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let key = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("project key:"))
+            .map(|k| k.trim().to_owned())
+            .unwrap_or_else(|| panic!("no key printed: {stdout}"));
+        keys.push(key);
+    }
+    assert_eq!(keys[0], keys[1], "a restart prints the same working key");
+
+    // The key printed works against a server on the same data.
+    let mut child = start();
+    let mut agents = None;
+    for _ in 0..100 {
+        if let Ok(resp) = client.get(format!("{base}/v1/agents")).bearer_auth(&keys[0]).send().await {
+            agents = Some(resp.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(agents, Some(200));
+}

@@ -1,0 +1,188 @@
+//! Cross-cutting HTTP behaviour: the error format for every kind of bad input,
+//! request ids, pagination, OpenAPI, docs and metrics.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::{TestServer, assert_error, send};
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_answer_in_our_format() {
+    let s = TestServer::start().await;
+    assert_error(&s.get("/v1/nothing-here").await, 404, "NOT_FOUND");
+    assert_error(&s.call(Method::GET, "/v2/agents", None, None).await, 404, "NOT_FOUND");
+    assert_error(&s.call(Method::PUT, "/v1/agents", Some(s.key()), None).await, 405, "METHOD_NOT_ALLOWED");
+    assert_error(&s.call(Method::DELETE, "/v1/credits", Some(s.key()), None).await, 405, "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_validation_errors_naming_the_problem() {
+    let s = TestServer::start().await;
+    let malformed = send(
+        s.request(Method::POST, "/v1/agents")
+            .bearer_auth(s.key())
+            .header("content-type", "application/json")
+            .body("{\"name\":"),
+    )
+    .await;
+    assert_error(&malformed, 400, "VALIDATION_ERROR");
+    assert!(malformed.body["details"]["body"].as_str().is_some_and(|m| m.starts_with("Malformed JSON")));
+
+    let wrong_type = send(
+        s.request(Method::POST, "/v1/agents").bearer_auth(s.key()).header("content-type", "text/plain").body("{}"),
+    )
+    .await;
+    assert_error(&wrong_type, 400, "VALIDATION_ERROR");
+    assert!(wrong_type.body["details"]["Content-Type"].is_string());
+
+    let no_type = send(s.request(Method::POST, "/v1/agents").bearer_auth(s.key()).body("{\"name\":\"a\"}")).await;
+    assert_error(&no_type, 400, "VALIDATION_ERROR");
+
+    let field_type = s.post("/v1/agents", json!({"name": "a", "max_duration": "long", "recording": 1})).await;
+    assert_error(&field_type, 400, "VALIDATION_ERROR");
+    assert!(field_type.body["details"]["max_duration"].as_str().is_some_and(|m| m.contains("invalid type")));
+
+    let nested = s.post("/v1/agents", json!({"name": "a", "voicemail": {"action": "sing"}})).await;
+    assert_error(&nested, 400, "VALIDATION_ERROR");
+    assert!(nested.body["details"]["voicemail.action"].is_string(), "{}", nested.body);
+
+    let unknown_field = s.post("/v1/agents", json!({"name": "a", "colour": "red"})).await;
+    assert_error(&unknown_field, 400, "VALIDATION_ERROR");
+
+    let not_object = s.post("/v1/agents", json!(["a"])).await;
+    assert_error(&not_object, 400, "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_in_our_format() {
+    let s = TestServer::start_with(|c| c.http.max_body_bytes = 4096).await;
+    let big = "x".repeat(10_000);
+    let resp = s.post("/v1/agents", json!({"name": "a", "system_prompt": big})).await;
+    assert_error(&resp, 413, "PAYLOAD_TOO_LARGE");
+    // Streamed without a length, the body is cut off as it arrives.
+    let chunks: Vec<Result<String, std::io::Error>> = (0..10).map(|_| Ok("y".repeat(1000))).collect();
+    let stream = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let resp = send(
+        s.request(Method::POST, "/v1/agents")
+            .bearer_auth(s.key())
+            .header("content-type", "application/json")
+            .body(stream),
+    )
+    .await;
+    assert_error(&resp, 413, "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let s = TestServer::start().await;
+    let mut seen = std::collections::HashSet::new();
+    for resp in [
+        s.get("/v1/agents").await,
+        s.call(Method::GET, "/v1/agents", None, None).await,
+        s.get("/v1/missing").await,
+        s.call(Method::GET, "/v1/health", None, None).await,
+    ] {
+        let id = resp.header("x-request-id").expect("request id").to_owned();
+        assert!(id.starts_with("req_"));
+        assert!(seen.insert(id), "ids are unique");
+    }
+    // A request id sent by the client is kept.
+    let resp = send(s.request(Method::GET, "/v1/health").header("x-request-id", "req_from_client")).await;
+    assert_eq!(resp.header("x-request-id"), Some("req_from_client"));
+}
+
+#[tokio::test]
+async fn lists_page_with_cursors() {
+    let s = TestServer::start_with(|_| {}).await;
+    switchboard::admin::set_tier(s.store(), &s.boot.org_id, "enterprise").await.expect("tier");
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        ids.push(s.create_agent(json!({"name": format!("Agent {i:02}")})).await);
+    }
+    ids.reverse(); // newest first
+    let first = s.get("/v1/agents").await;
+    let page: Vec<&str> =
+        first.body["agents"].as_array().expect("agents").iter().filter_map(|a| a["id"].as_str()).collect();
+    assert_eq!(page, ids[..20].iter().map(String::as_str).collect::<Vec<_>>());
+    let cursor = first.body["next_cursor"].as_str().expect("more pages");
+    assert_eq!(cursor, ids[19]);
+    let second = s.get(&format!("/v1/agents?after={cursor}")).await;
+    let page: Vec<&str> =
+        second.body["agents"].as_array().expect("agents").iter().filter_map(|a| a["id"].as_str()).collect();
+    assert_eq!(page, ids[20..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(second.body["next_cursor"], serde_json::Value::Null);
+
+    let exact = s.get("/v1/agents?limit=25").await;
+    assert_eq!(exact.body["agents"].as_array().map(Vec::len), Some(25));
+    assert_eq!(exact.body["next_cursor"], serde_json::Value::Null, "no cursor when nothing follows");
+    assert_eq!(s.get("/v1/agents?limit=100").await.status, 200);
+    for bad in ["limit=0", "limit=101", "limit=abc", "limit=-1", "archived=maybe"] {
+        let resp = s.get(&format!("/v1/agents?{bad}")).await;
+        assert_error(&resp, 400, "VALIDATION_ERROR");
+        let field = bad.split('=').next().unwrap_or_default();
+        assert!(resp.body["details"][field].is_string(), "{bad}: {}", resp.body);
+    }
+}
+
+#[tokio::test]
+async fn openapi_docs_and_metrics_are_served() {
+    let s = TestServer::start().await;
+    let doc = s.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+    let paths = doc.body["paths"].as_object().expect("paths");
+    for path in [
+        "/v1/health",
+        "/v1/agents",
+        "/v1/agents/{agent_id}",
+        "/v1/agents/{agent_id}/clone",
+        "/v1/agents/{agent_id}/archive",
+        "/v1/agents/{agent_id}/restore",
+        "/v1/agents/{agent_id}/rotate-webhook-secret",
+        "/v1/agents/{agent_id}/audit-log",
+        "/v1/org/projects",
+        "/v1/org/projects/{project_id}",
+        "/v1/org/projects/{project_id}/api-keys",
+        "/v1/org/projects/{project_id}/api-keys/{key_id}",
+        "/v1/org/api-keys",
+        "/v1/org/api-keys/{key_id}",
+        "/v1/project",
+        "/v1/credits",
+        "/v1/voices",
+    ] {
+        assert!(paths.contains_key(path), "OpenAPI documents {path}");
+    }
+    // The server_url protocol's formats are part of the document.
+    let schemas = doc.body["components"]["schemas"].as_object().expect("schemas");
+    for schema in [
+        "CallStarted",
+        "CallConfig",
+        "ToolDef",
+        "ToolCallRequest",
+        "ToolCallResponse",
+        "TranscriptUpdated",
+        "IvrMenu",
+        "ServerUrlMemory",
+    ] {
+        assert!(schemas.contains_key(schema), "{schema} documented");
+    }
+    // Every schema a document references is in it.
+    let text = doc.body.to_string();
+    for piece in text.split("\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap_or_default();
+        assert!(schemas.contains_key(name), "{name} is referenced but not documented");
+    }
+    let create = &doc.body["paths"]["/v1/agents"]["post"]["responses"];
+    for status in ["201", "400", "401", "402", "403", "429"] {
+        assert!(create.get(status).is_some(), "POST /v1/agents documents {status}");
+    }
+    let docs = s.request(Method::GET, "/docs").send().await.expect("docs");
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap_or_default().contains("Switchboard API"), "docs render our spec");
+
+    s.get("/v1/agents").await;
+    let metrics = s.request(Method::GET, "/metrics").send().await.expect("metrics");
+    let text = metrics.text().await.unwrap_or_default();
+    assert!(text.contains("switchboard_http_requests_total"), "{text}");
+    assert!(text.contains("route=\"/v1/agents\""), "{text}");
+}

@@ -1,0 +1,29 @@
+//! Integration tests of the foundation through the real server over HTTP.
+
+mod addresses;
+mod agents;
+mod auth;
+mod brain;
+mod calls;
+mod cli;
+mod common;
+mod contacts;
+mod credits;
+mod http;
+mod idempotency;
+mod ivr;
+mod key_cache;
+mod knowledge_bases;
+mod memory;
+mod memory_calls;
+mod messages;
+mod orgs;
+mod phone_numbers;
+mod rate_limits;
+mod server_url;
+mod sms;
+mod test_sessions;
+mod usage;
+mod verify;
+mod webhook_crash;
+mod webhooks;
