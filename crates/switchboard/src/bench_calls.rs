@@ -282,8 +282,8 @@ impl Sampler {
     }
 }
 
-/// A call completed correctly: answered, every turn answered by the model,
-/// ended by the caller, billed.
+/// A call completed correctly: answered, every turn answered by the model and
+/// heard by the caller, ended by the caller.
 fn check_call(call: &switchboard_store::calls::CallRow, turns: usize) -> Result<(), String> {
     use switchboard_domain::call::{CallStatus, EndedReason};
     if call.status != CallStatus::Completed || call.ended_reason != Some(EndedReason::CallerHangup) {
@@ -295,6 +295,10 @@ fn check_call(call: &switchboard_store::calls::CallRow, turns: usize) -> Result<
     let lines = call.transcript.as_array().map_or(0, Vec::len);
     if lines != 1 + 2 * turns {
         return Err(format!("{lines} transcript lines"));
+    }
+    let heard = call.latency["turns"].as_array().map_or(0, Vec::len);
+    if heard != turns {
+        return Err(format!("the caller heard {heard} of {turns} answers start"));
     }
     if call.transcript.to_string().contains("having trouble") {
         return Err("the model failed on a turn".into());

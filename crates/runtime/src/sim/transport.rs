@@ -23,6 +23,11 @@ mod timing {
     /// How long a caller who has just spoken waits for the agent to start
     /// answering before going on with the script.
     pub const REPLY_PATIENCE: Duration = Duration::from_secs(5);
+    /// The least real time that patience lasts. The agent's thinking (model,
+    /// server_url, tools) runs in real time, which a sped-up call clock cannot
+    /// shrink: on a loaded machine a 5 s patience at 100x would be 50 ms, and
+    /// the caller would walk over answers that were on their way.
+    pub const MIN_WALL_PATIENCE: Duration = Duration::from_secs(3);
     pub const DIGIT_GAP: Duration = Duration::from_millis(300);
     pub const TRANSFER_LEG: Duration = Duration::from_secs(20);
 
@@ -31,6 +36,13 @@ mod timing {
         let words = text.split_whitespace().count().max(1) as u32;
         (Duration::from_millis(350) * words).max(Duration::from_millis(600))
     }
+}
+
+/// Until when a caller who finished speaking at `now` waits for the agent to
+/// start answering: the patience in call time, but never less than
+/// [`timing::MIN_WALL_PATIENCE`] of real time.
+fn reply_deadline(clock: CallClock, now: Instant) -> Instant {
+    now + clock.wall(timing::REPLY_PATIENCE).max(timing::MIN_WALL_PATIENCE)
 }
 
 /// Which call the simulated carrier plays.
@@ -152,7 +164,7 @@ impl FarEnd {
                 }
                 () = sleep_until(self.caller_speech.as_ref().map_or(far, |(at, _)| *at)), if self.caller_speech.is_some() => {
                     let text = self.caller_speech.take().map(|(_, text)| text).unwrap_or_default();
-                    self.awaiting_reply = Some(self.clock.deadline(timing::REPLY_PATIENCE));
+                    self.awaiting_reply = Some(reply_deadline(self.clock, Instant::now()));
                     self.emit(TransportEvent::Transcript { text, is_final: true }).await
                 }
                 () = sleep_until(self.awaiting_reply.unwrap_or(far)), if self.awaiting_reply.is_some() => {
@@ -237,5 +249,17 @@ impl FarEnd {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patience_is_call_time_with_a_real_time_floor() {
+        let now = Instant::now();
+        assert_eq!(reply_deadline(CallClock::new(1.0), now) - now, Duration::from_secs(5));
+        assert_eq!(reply_deadline(CallClock::new(100.0), now) - now, timing::MIN_WALL_PATIENCE);
     }
 }
