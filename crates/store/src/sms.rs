@@ -210,12 +210,15 @@ impl Store {
         Ok(message)
     }
 
-    /// Marks a reserved SMS the channel refused as failed and refunds its price.
+    /// Marks a reserved SMS the channel refused as failed and refunds its
+    /// price. Only a message still `sending` changes (and is refunded, once):
+    /// anything else is [`Error::NotFound`].
     pub async fn fail_sms(&self, org_id: &str, project_id: &str, id: &str) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
-            "SELECT cost_micros FROM sms_messages WHERE org_id = $1 AND project_id = $2 AND id = $3 AND status = 'sending'",
+            "UPDATE sms_messages SET status = 'failed' \
+             WHERE org_id = $1 AND project_id = $2 AND id = $3 AND status = 'sending' RETURNING cost_micros",
         )
         .bind(org_id)
         .bind(project_id)
@@ -224,7 +227,6 @@ impl Store {
         .await?
         .ok_or(Error::NotFound)?;
         let cost = int(&row, "cost_micros")?;
-        sqlx::query("UPDATE sms_messages SET status = 'failed' WHERE id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query(
             "UPDATE orgs SET balance_micros = balance_micros + $1, balance_updated_at = $2, updated_at = $2 WHERE id = $3",
         )
@@ -236,5 +238,28 @@ impl Store {
         tx.commit().await?;
         self.changes.notify(Change::Org(org_id.to_owned()));
         Ok(())
+    }
+
+    /// Fails and refunds SMS reserved more than `older_than_ms` ago and still
+    /// `sending`: a process stopped between paying and the channel's answer.
+    /// Returns how many it settled (at most 100 a round; safe to run on every
+    /// node at once, each message is refunded once).
+    pub async fn fail_stale_sms(&self, older_than_ms: i64) -> Result<usize> {
+        let rows = sqlx::query(
+            "SELECT org_id, project_id, id FROM sms_messages \
+             WHERE status = 'sending' AND created_at < $1 ORDER BY created_at LIMIT 100",
+        )
+        .bind(self.now() - older_than_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut settled = 0;
+        for row in rows {
+            match self.fail_sms(&text(&row, "org_id")?, &text(&row, "project_id")?, &text(&row, "id")?).await {
+                Ok(()) => settled += 1,
+                Err(Error::NotFound) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(settled)
     }
 }

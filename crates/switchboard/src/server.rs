@@ -74,8 +74,9 @@ fn which_espeak() -> Option<std::path::PathBuf> {
         .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join("espeak-ng")).find(|p| p.is_file()))
 }
 
-/// Periodic upkeep: writing key use, forgetting idle limiter state and expired
-/// cache entries, purging expired idempotency keys.
+/// Periodic upkeep: writing key use, settling SMS a stopped process left
+/// `sending`, forgetting idle limiter state and expired cache entries, purging
+/// expired idempotency keys.
 fn spawn_upkeep(state: AppState, flush_every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(flush_every);
@@ -87,6 +88,13 @@ fn spawn_upkeep(state: AppState, flush_every: Duration) -> JoinHandle<()> {
                 tracing::warn!(error = %err, "could not record key use");
             }
             state.engine.test_sessions().expire_idle();
+            match switchboard_runtime::channels::settle_stale_sms(&state.store).await {
+                Ok(n) if n > 0 => {
+                    tracing::warn!(count = n, "failed and refunded SMS left sending by a stopped process")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "could not settle stale SMS"),
+            }
             if rounds.is_multiple_of(30) {
                 state.limiter.forget_idle();
                 state.auth_failures.forget_idle();

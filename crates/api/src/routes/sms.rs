@@ -5,13 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::messaging::Channel;
 use switchboard_domain::money::to_eur;
 use switchboard_domain::sms::{self, DEFAULT_SENDER_NAME, SenderType};
 use switchboard_domain::time::iso;
 use switchboard_domain::validation::{FieldErrors, is_e164};
-use switchboard_runtime::channels::OutboundMessage;
-use switchboard_store::sms::{NewSms, SmsOutcome, SmsRow};
+use switchboard_runtime::channels::{SentSms, SmsError};
+use switchboard_store::sms::{NewSms, SmsRow};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -91,34 +90,19 @@ pub(crate) fn route(to: &str) -> Result<sms::SmsRoute> {
     sms::route(to).map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "UNSUPPORTED_COUNTRY", message))
 }
 
-/// Pays for the SMS, hands it to the SMS channel and records it sent (with
-/// its `sms.sent` event); a refused message is refunded and answered 422
-/// `DELIVERY_FAILED`.
-pub(crate) async fn deliver(state: &AppState, new: &NewSms) -> Result<(SmsRow, Option<String>, Option<String>)> {
-    let row = match state.store.reserve_sms(new).await? {
-        SmsOutcome::Reserved(row) => row,
-        SmsOutcome::InsufficientCredits => {
-            return Err(ApiError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "INSUFFICIENT_CREDITS",
-                "Insufficient credits to send this SMS.",
-            ));
+/// Sends the SMS through the runtime: 402 `INSUFFICIENT_CREDITS` when the
+/// balance cannot pay it, 422 `DELIVERY_FAILED` (refunded) when the channel
+/// refuses it.
+pub(crate) async fn deliver(state: &AppState, new: &NewSms) -> Result<SentSms> {
+    state.channels.send_sms(&state.store, new).await.map_err(|err| match err {
+        SmsError::InsufficientCredits => {
+            ApiError::new(StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_CREDITS", err.to_string())
         }
-    };
-    let outbound = OutboundMessage {
-        to: row.to.clone(),
-        to_name: None,
-        from: row.from_number.clone().or_else(|| row.sender_name.clone()),
-        subject: None,
-        body: row.body.clone(),
-    };
-    if let Err(err) = state.channels.send(Channel::Sms, &outbound).await {
-        state.store.fail_sms(&new.org_id, &new.project_id, &row.id).await?;
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "DELIVERY_FAILED", err.to_string()));
-    }
-    let message = state.store.confirm_sms(new, &row).await?;
-    let (contact_id, message_id) = message.map(|m| (m.contact_id, m.id)).unzip();
-    Ok((row, contact_id, message_id))
+        SmsError::Refused(refused) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "DELIVERY_FAILED", refused.to_string())
+        }
+        SmsError::Store(store) => store.into(),
+    })
 }
 
 /// Checks the sender of a message on `route`: a live US/CA number of the
@@ -202,6 +186,6 @@ async fn send_sms(
         price: routed.route.price,
         conversation: None,
     };
-    let (row, contact_id, _) = deliver(&state, &new).await?;
-    Ok((StatusCode::CREATED, axum::Json(SmsSent::view(row, contact_id))))
+    let sent = deliver(&state, &new).await?;
+    Ok((StatusCode::CREATED, axum::Json(SmsSent::view(sent.row, sent.contact_id))))
 }

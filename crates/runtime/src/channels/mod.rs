@@ -5,6 +5,7 @@
 //! language model compose a message from an instruction.
 
 mod simulated;
+mod sms;
 mod smtp;
 mod writer;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use switchboard_domain::messaging::Channel;
 
 pub use simulated::{SimulatedChannel, SimulatedDelivery, UNDELIVERABLE};
+pub use sms::{SEND_TIMEOUT, STALE_AFTER, SentSms, SmsError, settle_stale_sms};
 pub use smtp::{SmtpChannel, SmtpSecurity, SmtpSettings};
 pub use writer::{Composition, MessageWriter, WriteError};
 

@@ -245,3 +245,52 @@ async fn a_message_the_provider_refuses_is_refunded_and_never_reported_sent() {
     assert_eq!(got[0].body["data"]["to"], "+31612345678");
     assert_eq!(s.get("/v1/usage").await.body["summary"]["sms_count"], 1);
 }
+
+#[tokio::test]
+async fn a_message_left_sending_by_a_stopped_process_is_failed_and_refunded_once() {
+    use switchboard_runtime::channels::STALE_AFTER;
+    use switchboard_store::sms::{NewSms, SmsOutcome};
+    let s = TestServer::start_with(|c| c.auth.key_use_flush_seconds = 1).await;
+    // As a process that paid for a message and stopped before the channel
+    // answered would leave it.
+    let route = switchboard_domain::sms::route("+31612345678").expect("an EU route");
+    let new = NewSms {
+        org_id: s.boot.org_id.clone(),
+        project_id: s.boot.project_id.clone(),
+        agent_id: None,
+        to: "+31612345678".into(),
+        from_number: None,
+        sender_name: Some("Switchboard".into()),
+        sender_type: route.sender_type,
+        country: route.country,
+        body: "Hi".into(),
+        price: route.price,
+        conversation: None,
+    };
+    let SmsOutcome::Reserved(_) = s.store().reserve_sms(&new).await.expect("reserve") else {
+        panic!("the balance pays the message");
+    };
+    assert_close(balance(&s).await, 99.86);
+    // A recent send may still be under way: it is left alone.
+    assert_eq!(s.store().fail_stale_sms(STALE_AFTER.as_millis() as i64).await.expect("sweep"), 0);
+    assert_close(balance(&s).await, 99.86);
+
+    s.store().clock().advance(STALE_AFTER.as_millis() as i64 + 1000);
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while balance(&s).await < 100.0 && std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_close(balance(&s).await, 100.0);
+    // Settled once: no later sweep refunds it again, and it never counts as sent.
+    assert_eq!(s.store().fail_stale_sms(0).await.expect("sweep"), 0);
+    assert_close(balance(&s).await, 100.0);
+    assert_eq!(s.get("/v1/usage").await.body["summary"]["sms_count"], 0);
+    // Two servers sweeping the same message at once refund it once.
+    let SmsOutcome::Reserved(_) = s.store().reserve_sms(&new).await.expect("reserve") else {
+        panic!("the balance pays the message");
+    };
+    s.store().clock().advance(1000);
+    let (a, b) = tokio::join!(s.store().fail_stale_sms(0), s.store().fail_stale_sms(0));
+    assert_eq!(a.expect("sweep") + b.expect("sweep"), 1);
+    assert_close(balance(&s).await, 100.0);
+}
