@@ -112,25 +112,13 @@ pub struct ScenarioReport {
 /// JSON report on stdout and the table on stderr.
 pub async fn run_and_print(options: &BenchOptions, json: bool) -> anyhow::Result<()> {
     let report = run(options).await?;
-    let table = render_table(&report);
-    if json {
-        eprint!("{table}");
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{table}");
-    }
-    Ok(())
+    crate::bench_load::print_report(&render_table(&report), &report, json)
 }
 
 /// Sets up a database and both servers, measures every scenario, tears down.
 pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     check_options(options)?;
-    let database = Database::create(options.database_url.as_deref()).await?;
-    let outcome = run_on(&database, options).await;
-    let removed = database.remove().await;
-    let report = outcome?;
-    removed?;
-    Ok(report)
+    Database::run_with(options.database_url.as_deref(), async |database| run_on(database, options).await).await
 }
 
 fn check_options(options: &BenchOptions) -> anyhow::Result<()> {

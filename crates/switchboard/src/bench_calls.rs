@@ -102,12 +102,7 @@ pub async fn run(options: &CallBenchOptions) -> anyhow::Result<CallBenchReport> 
     if options.steps.is_empty() || options.turns == 0 {
         bail!("give at least one step and one turn");
     }
-    let database = Database::create(options.database_url.as_deref()).await?;
-    let outcome = run_on(&database, options).await;
-    let removed = database.remove().await;
-    let report = outcome?;
-    removed?;
-    Ok(report)
+    Database::run_with(options.database_url.as_deref(), async |database| run_on(database, options).await).await
 }
 
 async fn run_on(database: &Database, options: &CallBenchOptions) -> anyhow::Result<CallBenchReport> {
@@ -225,10 +220,10 @@ impl Server {
             failures,
             wall_seconds,
             turns_measured: to_request.len(),
-            to_llm_request_us_p50: percentile(&mut to_request, 0.50),
-            to_llm_request_us_p99: percentile(&mut to_request, 0.99),
-            last_token_to_say_us_p50: percentile(&mut to_say, 0.50),
-            last_token_to_say_us_p99: percentile(&mut to_say, 0.99),
+            to_llm_request_us_p50: percentile(&mut to_request, 50.0),
+            to_llm_request_us_p99: percentile(&mut to_request, 99.0),
+            last_token_to_say_us_p50: percentile(&mut to_say, 50.0),
+            last_token_to_say_us_p99: percentile(&mut to_say, 99.0),
         })
     }
 
@@ -306,11 +301,8 @@ fn check_call(call: &switchboard_store::calls::CallRow, turns: usize) -> Result<
     Ok(())
 }
 
-fn percentile(values: &mut [u64], q: f64) -> u64 {
-    if values.is_empty() {
-        return 0;
-    }
+/// The nearest-rank `p`th percentile of unsorted values.
+fn percentile(values: &mut [u64], p: f64) -> u64 {
     values.sort_unstable();
-    let index = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len()) - 1;
-    values[index]
+    crate::bench_load::percentile(values, p)
 }

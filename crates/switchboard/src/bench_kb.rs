@@ -104,12 +104,10 @@ pub async fn run(options: &KbBenchOptions) -> anyhow::Result<KbBenchReport> {
     if options.entries < cases.len() {
         bail!("--entries must be at least the FAQ's {} entries", cases.len());
     }
-    let database = Database::create(options.database_url.as_deref()).await?;
-    let outcome = run_on(&database, options, &cases, &out_of_scope).await;
-    let removed = database.remove().await;
-    let report = outcome?;
-    removed?;
-    Ok(report)
+    Database::run_with(options.database_url.as_deref(), async |database| {
+        run_on(database, options, &cases, &out_of_scope).await
+    })
+    .await
 }
 
 async fn run_on(
@@ -234,13 +232,9 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// The nearest-rank percentile of sorted values.
+/// The nearest-rank percentile of sorted values, to the microsecond.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    (sorted[rank.clamp(1, sorted.len()) - 1] * 1000.0).round() / 1000.0
+    (crate::bench_load::percentile(sorted, p) * 1000.0).round() / 1000.0
 }
 
 /// Reads the FAQ file: blocks of `Q:`, `A:`, `P:` (paraphrased query) and

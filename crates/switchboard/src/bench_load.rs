@@ -133,13 +133,14 @@ pub fn summarize(mut samples: Samples, duration: Duration) -> Latencies {
     }
 }
 
-/// The nearest-rank percentile of sorted values (0 when there are none).
-fn percentile(sorted: &[u64], p: f64) -> u64 {
+/// The nearest-rank `p`th percentile (0–100) of sorted values (zero when
+/// there are none).
+pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     if sorted.is_empty() {
-        return 0;
+        return T::default();
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.clamp(1, sorted.len()) - 1).copied().unwrap_or(0)
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied().unwrap_or_default()
 }
 
 /// The 1, 5 and 15 minute load averages; `None` off Linux.
@@ -158,6 +159,18 @@ pub fn error_lines<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Latencies)>)
     out
 }
 
+/// Prints a load benchmark's report: the table on stdout, or with `json` the
+/// JSON report on stdout and the table on stderr.
+pub fn print_report(table: &str, report: &impl Serialize, json: bool) -> anyhow::Result<()> {
+    if json {
+        eprint!("{table}");
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{table}");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +183,8 @@ mod tests {
         assert_eq!(percentile(&values, 99.0), 99);
         assert_eq!(percentile(&values, 100.0), 100);
         assert_eq!(percentile(&[7], 99.0), 7);
-        assert_eq!(percentile(&[], 50.0), 0);
+        assert_eq!(percentile::<u64>(&[], 50.0), 0);
+        assert_eq!(percentile(&[0.5, 1.5], 50.0), 0.5);
     }
 
     #[test]

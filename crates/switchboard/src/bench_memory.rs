@@ -92,14 +92,7 @@ pub struct Scenario {
 /// on stdout, the table on stderr).
 pub async fn run_and_print(options: &MemoryBenchOptions, json: bool) -> anyhow::Result<()> {
     let report = run(options).await?;
-    let table = render_table(&report);
-    if json {
-        eprint!("{table}");
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{table}");
-    }
-    Ok(())
+    crate::bench_load::print_report(&render_table(&report), &report, json)
 }
 
 /// Creates a throwaway database, seeds it, measures, drops it.
@@ -110,12 +103,7 @@ pub async fn run(options: &MemoryBenchOptions) -> anyhow::Result<MemoryBenchRepo
     if options.customers > NEW_NUMBERS - STORED_NUMBERS {
         bail!("--customers must be at most {}", NEW_NUMBERS - STORED_NUMBERS);
     }
-    let database = Database::create(options.database_url.as_deref()).await?;
-    let outcome = run_on(&database, options).await;
-    let removed = database.remove().await;
-    let report = outcome?;
-    removed?;
-    Ok(report)
+    Database::run_with(options.database_url.as_deref(), async |database| run_on(database, options).await).await
 }
 
 async fn run_on(database: &Database, options: &MemoryBenchOptions) -> anyhow::Result<MemoryBenchReport> {

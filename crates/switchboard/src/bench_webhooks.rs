@@ -17,6 +17,7 @@ use switchboard_store::{Clock, Store};
 use switchboard_testkit::webhook_receiver::WebhookReceiver;
 
 use crate::admin;
+use crate::bench_load::percentile;
 use crate::scratch_db::Database;
 
 #[derive(Debug, Clone)]
@@ -51,11 +52,8 @@ const BUILD: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
 const WRITERS: usize = 4;
 
 pub async fn run_and_print(options: &WebhookBenchOptions, json: bool) -> anyhow::Result<()> {
-    let database = Database::create(options.database_url.as_deref()).await?;
-    let outcome = run_on(&database, options).await;
-    let removed = database.remove().await;
-    let report = outcome?;
-    removed?;
+    let report =
+        Database::run_with(options.database_url.as_deref(), async |database| run_on(database, options).await).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -125,8 +123,6 @@ async fn run_on(database: &Database, options: &WebhookBenchOptions) -> anyhow::R
         .filter_map(|d| committed.get(d.id()).map(|at| d.at.saturating_duration_since(*at).as_secs_f64() * 1000.0))
         .collect();
     delays.sort_by(f64::total_cmp);
-    let pct =
-        |p: f64| delays.get(((delays.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0);
     store.close().await;
     Ok(WebhookBenchReport {
         database: database.label(),
@@ -137,8 +133,8 @@ async fn run_on(database: &Database, options: &WebhookBenchOptions) -> anyhow::R
         deliveries_per_second: options.events as f64 / burst_seconds,
         paced_events,
         paced_rate: options.paced_rate,
-        delay_ms_p50: pct(0.50),
-        delay_ms_p99: pct(0.99),
+        delay_ms_p50: percentile(&delays, 50.0),
+        delay_ms_p99: percentile(&delays, 99.0),
         delay_ms_max: delays.last().copied().unwrap_or(0.0),
     })
 }

@@ -15,7 +15,22 @@ pub(crate) enum Database {
 }
 
 impl Database {
-    pub(crate) async fn create(server_url: Option<&str>) -> anyhow::Result<Self> {
+    /// Runs `bench` on a database made for it (on `server_url`, else a
+    /// temporary SQLite file) and drops the database whether or not the bench
+    /// succeeded.
+    pub(crate) async fn run_with<T>(
+        server_url: Option<&str>,
+        bench: impl AsyncFnOnce(&Database) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let database = Self::create(server_url).await?;
+        let outcome = bench(&database).await;
+        let removed = database.remove().await;
+        let report = outcome?;
+        removed?;
+        Ok(report)
+    }
+
+    async fn create(server_url: Option<&str>) -> anyhow::Result<Self> {
         match server_url {
             None => {
                 let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
