@@ -132,7 +132,11 @@ struct Session {
     speaking: bool,
     pending_turn: Option<TurnTiming>,
     silence_deadline: Option<Instant>,
-    limit_deadline: Option<(Instant, EndedReason)>,
+    /// When the duration limit falls, and the limit in call time.
+    limit_deadline: Option<(Instant, Duration)>,
+    /// Set when the limit ended the call: it lasted exactly the limit, however
+    /// late a busy machine ran the timer.
+    cut_at_limit: Option<Duration>,
     hang_up_when_done: bool,
     gather: Option<ActiveGather>,
     gather_results: Vec<Value>,
@@ -200,6 +204,7 @@ pub async fn run(
         pending_turn: None,
         silence_deadline: None,
         limit_deadline: None,
+        cut_at_limit: None,
         hang_up_when_done: false,
         gather: None,
         gather_results: Vec::new(),
@@ -237,8 +242,8 @@ pub async fn run(
                 session.end_by_agent(EndedReason::SilenceTimeout).await;
             }
             () = sleep_until(limit), if session.limit_deadline.is_some() => {
-                let reason = session.limit_deadline.map_or(EndedReason::MaxDuration, |(_, r)| r);
-                session.end_by_agent(reason).await;
+                session.cut_at_limit = session.limit_deadline.map(|(_, limit)| limit);
+                session.end_by_agent(EndedReason::MaxDuration).await;
             }
             () = sleep_until(gather), if session.gather.is_some() => session.finish_gather("timeout"),
             () = sleep_until(menu), if session.ivr.as_ref().is_some_and(|m| m.deadline.is_some()) => {
@@ -411,8 +416,8 @@ impl Session {
         let max = self.spec.agent.max_duration.max(1) as u64;
         let seconds = self.affordable_seconds().map_or(max, |affordable| affordable.clamp(1, max));
         let started = self.answered.unwrap_or_else(Instant::now);
-        self.limit_deadline =
-            Some((started + self.spec.clock.wall(Duration::from_secs(seconds)), EndedReason::MaxDuration));
+        let limit = Duration::from_secs(seconds);
+        self.limit_deadline = Some((started + self.spec.clock.wall(limit), limit));
         self.store.mark_call_answered(&self.spec.project_id, &self.spec.call_id, at).await
     }
 
@@ -718,6 +723,13 @@ impl Session {
 
     /// Prices the call, stores its end, debits the org, and leaves the registry.
     async fn finish(mut self) -> switchboard_store::Result<CallRow> {
+        // A transferred call's own duration stops at the transfer (the
+        // transferred leg is billed separately); any other call's at its end,
+        // now, before the writes below take their time.
+        let duration = match &self.transferred {
+            Some((_, at)) => *at,
+            None => self.cut_at_limit.unwrap_or_else(|| self.since_answer()),
+        };
         // The call is over: its concurrent-call slot is free before extraction
         // (which may wait on the model) and the final write.
         self.live.remove(&self.spec.call_id);
@@ -728,9 +740,6 @@ impl Session {
         }
         // Everything the call emitted is in the outbox before its end is.
         self.events.close().await;
-        // A transferred call's own duration stops at the transfer; the
-        // transferred leg is billed separately.
-        let duration = self.transferred.as_ref().map_or_else(|| self.since_answer(), |(_, at)| *at);
         let duration_seconds = duration.as_secs_f64().round() as i64;
         let transfer_seconds = if self.transferred.is_some() { self.transfer_seconds } else { 0 };
         let cost = price_call(duration_seconds, transfer_seconds, self.spec.rate_per_minute, None, 0);
