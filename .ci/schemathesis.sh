@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs schemathesis against a live server on a fresh SQLite database: project
-# routes with a project key, then org routes with an org key (separately, since
-# the org run may legitimately delete projects). Fails on any 5xx, any response
+# routes with a project key, then the org-key routes (`/v1/org/…` and the org
+# webhooks) with an org key (separately, since the org run may legitimately
+# delete projects). Fails on any 5xx, any response
 # that violates the document, and any schema-invalid request that is accepted.
 # `positive_data_acceptance` is left out: voice names and BCP-47 validity are
 # rules JSON Schema cannot state, so some schema-valid bodies are rightly 400.
@@ -29,6 +30,6 @@ run() {
     --exclude-checks positive_data_acceptance --suppress-health-check too_slow "$@"
 }
 echo "-- project routes, project key"
-run -H "Authorization: Bearer $(field project_key)" --exclude-path-regex '^/v1/org/'
-echo "-- org routes, org key"
-run -H "Authorization: Bearer $(field org_key)" --include-path-regex '^/v1/org/'
+run -H "Authorization: Bearer $(field project_key)" --exclude-path-regex '^/v1/(org/|webhooks)'
+echo "-- org routes and org webhooks, org key"
+run -H "Authorization: Bearer $(field org_key)" --include-path-regex '^/v1/(org/|webhooks)'
