@@ -17,7 +17,7 @@ use std::sync::Arc;
 use switchboard_domain::messaging::Channel;
 
 pub use simulated::{SimulatedChannel, SimulatedDelivery, UNDELIVERABLE};
-pub use sms::{SEND_TIMEOUT, STALE_AFTER, SentSms, SmsError, settle_stale_sms};
+pub use sms::{STALE_AFTER, SentSms, SmsError, settle_stale_sms};
 pub use smtp::{SmtpChannel, SmtpSecurity, SmtpSettings};
 pub use writer::{Composition, MessageWriter, WriteError};
 
