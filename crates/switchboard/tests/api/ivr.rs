@@ -11,9 +11,9 @@ use crate::common::TestServer;
 
 async fn call_with_menu(menu: Value, script: Value) -> Value {
     let peer = ServerUrlPeer::start(Answer::Json(json!({"ivr": menu}))).await;
-    // At 10x the menu's 3 s timeout is 300 ms of real time: room for a busy
+    // At 5x the menu's 3 s timeout is 600 ms of real time: room for a busy
     // machine to be late with the caller's next step (500 ms of call time).
-    let s = TestServer::start_with(|c| c.runtime.clock_speed = 10.0).await;
+    let s = TestServer::start_with(|c| c.runtime.clock_speed = 5.0).await;
     let agent = s
         .create_agent(json!({"name": "Front desk", "server_url": peer.url(), "first_message": "Hi, I'm the assistant.",
                              "silence_timeout_seconds": 10}))
