@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use switchboard_domain::validation::FieldErrors;
+use switchboard_runtime::call::{CallError, ControlError};
 use utoipa::ToSchema;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -109,6 +110,39 @@ impl From<switchboard_store::Error> for ApiError {
             switchboard_store::Error::NotFound => ApiError::not_found("Resource not found."),
             switchboard_store::Error::Conflict(message) => ApiError::conflict("CONFLICT", message),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<CallError> for ApiError {
+    /// Every refusal of the call service, mapped once.
+    fn from(err: CallError) -> Self {
+        match err {
+            CallError::NotFound(message) => ApiError::not_found(message),
+            CallError::Invalid(problems) => {
+                let mut details = FieldErrors::new();
+                for (field, message) in problems {
+                    details.add(field, message);
+                }
+                ApiError::validation(details)
+            }
+            CallError::Paused => ApiError::new(StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_CREDITS", err.to_string()),
+            CallError::AgentUnavailable(message) => ApiError::conflict("AGENT_UNAVAILABLE", message),
+            CallError::ConcurrentLimit => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "CONCURRENT_CALL_LIMIT", err.to_string())
+                    .with_retry_after(5)
+            }
+            CallError::NoRuntime => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "RUNTIME_UNAVAILABLE", err.to_string())
+            }
+            CallError::Control(control) => match control {
+                ControlError::NotInProgress => ApiError::conflict("CALL_NOT_IN_PROGRESS", control.to_string()),
+                ControlError::GatherInProgress => ApiError::conflict("GATHER_IN_PROGRESS", control.to_string()),
+                ControlError::TransferFailed(_) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "TRANSFER_FAILED", control.to_string())
+                }
+            },
+            CallError::Store(err) => err.into(),
         }
     }
 }

@@ -58,6 +58,18 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     assemble().2
 }
 
+/// What a node without the API serves: health and metrics, with the same layers.
+pub fn worker_router(state: AppState) -> Router {
+    let (public, _) = routes::health::router().split_for_parts();
+    let app = Router::new()
+        .merge(public)
+        .route("/metrics", axum::routing::get(metrics::render))
+        .fallback(layers::not_found)
+        .method_not_allowed_fallback(layers::method_not_allowed)
+        .with_state(state.clone());
+    layers::wrap(app, &state.settings).layer(from_fn(metrics::track))
+}
+
 /// The complete application: every route and every cross-cutting layer.
 pub fn router(state: AppState) -> Router {
     let (public, authed, doc) = assemble();

@@ -1,16 +1,16 @@
-//! Shared state of the API: the store, limiters, the live-call registry, and
-//! the settings that shape request handling.
+//! Shared state of the API: the store, limiters, the services handlers call
+//! (built by the binary), and the settings that shape request handling.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_domain::memory::MemoryRules;
 use switchboard_domain::voices::Voice;
-use switchboard_runtime::carrier::{CarrierSettings, Numbers};
-use switchboard_runtime::channels::{ChannelSettings, Channels};
-use switchboard_runtime::engine::CallEngine;
-use switchboard_runtime::knowledge::{KnowledgeService, KnowledgeSettings};
-use switchboard_runtime::webhooks::{Webhooks, WorkerSettings};
+use switchboard_runtime::call::CallService;
+use switchboard_runtime::carrier::Numbers;
+use switchboard_runtime::channels::Channels;
+use switchboard_runtime::knowledge::KnowledgeService;
+use switchboard_runtime::webhooks::Webhooks;
 use switchboard_store::Store;
 
 use crate::auth::failures::AuthFailures;
@@ -38,14 +38,6 @@ pub struct ApiSettings {
     pub cache_ttl: Duration,
     /// Caller-memory scoring weights, bands and TTLs.
     pub memory: MemoryRules,
-    /// Knowledge-base crawls: schedule checks, time limits, politeness.
-    pub knowledge: KnowledgeSettings,
-    /// Webhook delivery: retry schedule, timeouts, concurrency.
-    pub webhooks: WorkerSettings,
-    /// Message channels (SMTP for email) and the models agents write messages with.
-    pub channels: ChannelSettings,
-    /// The carrier: address review delay, worker interval.
-    pub carrier: CarrierSettings,
 }
 
 /// Room for a 10 MiB document and the multipart framing around it.
@@ -76,12 +68,23 @@ impl Default for ApiSettings {
             auth_failure_window: Duration::from_secs(15 * 60),
             cache_ttl: Duration::from_secs(5),
             memory: MemoryRules::default(),
-            knowledge: KnowledgeSettings::default(),
-            webhooks: WorkerSettings::default(),
-            channels: ChannelSettings::default(),
-            carrier: CarrierSettings::default(),
         }
     }
+}
+
+/// The services handlers call, built by whoever runs the API.
+pub struct Services {
+    /// Places, accepts and controls calls; runs test sessions.
+    pub calls: CallService,
+    /// Knowledge-base crawls and uploads.
+    pub knowledge: KnowledgeService,
+    /// Webhook delivery, test sends and redelivery.
+    pub webhooks: Webhooks,
+    /// How messages leave on each channel (SMS, email, ...), and the message writer.
+    pub channels: Channels,
+    /// Phone numbers and addresses over the carrier.
+    pub numbers: Numbers,
+    pub voices: Vec<Voice>,
 }
 
 /// Everything a handler can reach. Cheap to clone.
@@ -96,33 +99,19 @@ pub struct Inner {
     pub key_use: KeyUse,
     /// Keys, orgs and agents of the request path, invalidated on change.
     pub cache: Arc<ReadCache>,
-    /// Starts and controls calls; holds the live-call registry.
-    pub engine: CallEngine,
+    pub calls: CallService,
     pub voices: Vec<Voice>,
-    /// Knowledge-base crawls and uploads; its worker is started by the server.
     pub knowledge: KnowledgeService,
-    /// Webhook delivery; its worker is started by the server.
     pub webhooks: Webhooks,
-    /// How messages leave on each channel (SMS, email, ...), and the message writer.
     pub channels: Channels,
-    /// Phone numbers and addresses over the carrier; its worker is started by the server.
     pub numbers: Numbers,
 }
 
 impl AppState {
-    pub fn new(
-        store: Store,
-        settings: ApiSettings,
-        limiter: RateLimiter,
-        engine: CallEngine,
-        voices: Vec<Voice>,
-    ) -> Self {
+    pub fn new(store: Store, settings: ApiSettings, limiter: RateLimiter, services: Services) -> Self {
         let auth_failures = AuthFailures::new(settings.auth_failure_limit, settings.auth_failure_window);
-        let knowledge = KnowledgeService::new(store.clone(), engine.outbound().clone(), settings.knowledge.clone());
-        let webhooks = Webhooks::new(store.clone(), engine.outbound().clone(), settings.webhooks.clone());
-        let channels = Channels::new(&settings.channels, engine.outbound().clone());
-        let numbers = Numbers::simulated(store.clone(), settings.carrier.clone());
         let cache = ReadCache::new(settings.cache_ttl, &store);
+        let Services { calls, knowledge, webhooks, channels, numbers, voices } = services;
         AppState(Arc::new(Inner {
             store,
             settings,
@@ -130,7 +119,7 @@ impl AppState {
             auth_failures,
             key_use: KeyUse::default(),
             cache,
-            engine,
+            calls,
             voices,
             knowledge,
             webhooks,

@@ -105,7 +105,7 @@ pub const RESERVED_TOOL_NAMES: [&str; 4] = ["end_call", "transfer_call", "knowle
 
 /// Sent when the AI calls one of the call's tools; answered within the tool's
 /// `timeout_seconds`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ToolCallRequest {
     /// Always `tool.call`.
     pub event: String,

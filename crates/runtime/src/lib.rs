@@ -5,15 +5,10 @@
 pub mod call;
 pub mod carrier;
 pub mod channels;
-pub mod engine;
 pub mod knowledge;
 pub mod llm;
 pub mod llm_config;
 pub mod outbound;
-pub mod registry;
 pub mod server_url;
 pub mod sim;
-pub mod test_session;
 pub mod webhooks;
-
-pub use registry::{LiveCall, LiveCalls};

@@ -1,28 +1,34 @@
 //! The `data` of the call lifecycle events (Staffify §10.4), built from the
-//! stored call so webhooks and the Calls API never disagree.
+//! call record so webhooks and the Calls API never disagree.
 
 use serde_json::{Value, json};
-use switchboard_domain::call::{CallStatus, Disposition, EndedReason};
+use switchboard_domain::call::{CallRecord, CallStatus, Disposition, EndedReason};
 use switchboard_domain::events::EventType;
 use switchboard_domain::money::to_eur;
 use switchboard_domain::time::iso;
 
-use crate::calls::CallRow;
 use crate::events::NewEvent;
 
-fn event(kind: EventType, call: &CallRow, data: Value) -> NewEvent {
-    NewEvent::for_call(kind, &call.org_id, &call.project_id, &call.agent_id, &call.id, data)
+fn event(kind: EventType, call: &CallRecord, data: Value) -> NewEvent {
+    NewEvent {
+        event: kind,
+        org_id: call.org_id.clone(),
+        project_id: Some(call.project_id.clone()),
+        agent_id: call.agent_id.clone(),
+        call_id: Some(call.id.clone()),
+        data,
+    }
 }
 
 /// `call.ringing` and `call.started`: `{call_id, agent_id, from, to}`.
-pub(crate) fn lifecycle(kind: EventType, call: &CallRow) -> NewEvent {
+pub(crate) fn lifecycle(kind: EventType, call: &CallRecord) -> NewEvent {
     let data = json!({"call_id": call.id, "agent_id": call.agent_id, "from": call.from_number, "to": call.to_number});
     event(kind, call, data)
 }
 
 /// The event a finished call emits: `call.ended` when it was answered,
 /// `call.failed` when it never connected.
-pub(crate) fn finished(call: &CallRow) -> NewEvent {
+pub(crate) fn finished(call: &CallRecord) -> NewEvent {
     if call.answered_at.is_none() && call.status != CallStatus::Completed {
         let reason = call.ended_reason.map(EndedReason::as_str).or(call.disposition.map(Disposition::as_str));
         let data = json!({
@@ -31,11 +37,8 @@ pub(crate) fn finished(call: &CallRow) -> NewEvent {
         });
         return event(EventType::CallFailed, call, data);
     }
-    let transcript: Vec<Value> = call
-        .transcript
-        .as_array()
-        .map(|turns| turns.iter().map(|t| json!({"role": t["role"], "content": t["content"]})).collect())
-        .unwrap_or_default();
+    let transcript: Vec<Value> =
+        call.transcript.iter().map(|line| json!({"role": line.role, "content": line.content})).collect();
     let data = json!({
         "call_id": call.id,
         "agent_id": call.agent_id,

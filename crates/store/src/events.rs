@@ -140,22 +140,6 @@ impl Store {
         Ok(id)
     }
 
-    /// Records several events in one transaction (the call runtime batches its
-    /// real-time events this way).
-    pub async fn emit_events(&self, events: &[NewEvent]) -> Result<Vec<String>> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin_write().await?;
-        let mut ids = Vec::with_capacity(events.len());
-        for event in events {
-            ids.push(insert_event(&mut tx, self.now(), event).await?);
-        }
-        tx.commit().await?;
-        self.wake_outbox();
-        Ok(ids)
-    }
-
     /// Tells the webhook worker that new events are committed.
     pub(crate) fn wake_outbox(&self) {
         self.outbox.notify_one();

@@ -5,18 +5,14 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
-use switchboard_domain::call::EndedReason;
-use switchboard_domain::events::EventType;
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::phone_numbers::{BILLING_CYCLE_MS, NumberType, PRICE_MICROS, Renewal, renewal};
 use switchboard_domain::tier::Tier;
 
-use crate::calls::CallRow;
 use crate::changes::Change;
-use crate::events::{NewEvent, Tx, insert_event};
+use crate::events::Tx;
 use crate::rows::{int, opt_int, opt_text, text};
 use crate::{Error, Result, Store};
 
@@ -362,56 +358,5 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         int(&row, "n")
-    }
-
-    /// Records an inbound call the carrier could not hand to an agent (the
-    /// number has none, or was released): `rejected`, with `reason`, no
-    /// agent, nothing billed, and its `call.failed` event.
-    pub async fn record_unrouted_call(
-        &self,
-        org_id: &str,
-        project_id: &str,
-        from: &str,
-        to: &str,
-        reason: EndedReason,
-    ) -> Result<CallRow> {
-        let now = self.now();
-        let id = IdKind::Call.new_id();
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO calls (id, org_id, project_id, agent_id, direction, from_number, to_number, status, \
-             disposition, ended_reason, started_at, answered_at, ended_at, duration_seconds, centi_minutes, \
-             rate_per_minute_micros, call_cost_micros, recording_cost_micros, transfer_cost_micros, \
-             llm_discount_micros, total_cost_micros, transfer_duration_seconds, transferred_to, recording_enabled, \
-             has_recording, turn_count, tool_call_count, tools_called, metadata, extracted_data, transcript, latency, \
-             ws_unavailable, config_source, brain, created_at, updated_at) \
-             VALUES ($1, $2, $3, '', 'inbound', $4, $5, 'rejected', 'rejected', $6, $7, NULL, $7, 0, 0, 0, 0, 0, 0, \
-             0, 0, 0, NULL, 0, 0, 0, 0, '[]', '{}', NULL, '[]', '{\"turns\":[]}', 0, 'agent', 'embedded', $7, $7)",
-        )
-        .bind(&id)
-        .bind(org_id)
-        .bind(project_id)
-        .bind(from)
-        .bind(to)
-        .bind(reason.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let data = json!({
-            "call_id": id, "agent_id": null, "from": from, "to": to, "status": "rejected",
-            "ended_reason": reason.as_str(),
-        });
-        let event = NewEvent {
-            event: EventType::CallFailed,
-            org_id: org_id.to_owned(),
-            project_id: Some(project_id.to_owned()),
-            agent_id: None,
-            call_id: Some(id.clone()),
-            data,
-        };
-        insert_event(&mut tx, now, &event).await?;
-        tx.commit().await?;
-        self.wake_outbox();
-        self.call(project_id, &id).await
     }
 }

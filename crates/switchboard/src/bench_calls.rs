@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
+use switchboard_domain::call::CallRecord;
 use switchboard_testkit::llm::ScriptedLlm;
 use tokio::sync::oneshot;
 
@@ -40,10 +41,10 @@ pub struct StepReport {
     pub failures: Vec<String>,
     pub wall_seconds: f64,
     pub turns_measured: usize,
-    pub to_llm_request_us_p50: u64,
-    pub to_llm_request_us_p99: u64,
-    pub last_token_to_say_us_p50: u64,
-    pub last_token_to_say_us_p99: u64,
+    /// From the caller's last word reaching the session to the first audio of
+    /// the answer playing, in ms.
+    pub turn_ms_p50: u64,
+    pub turn_ms_p99: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,20 +75,13 @@ pub async fn run_and_print(options: &CallBenchOptions, json: bool) -> anyhow::Re
         report.build, report.database, report.turns, report.clock_speed
     );
     println!(
-        "{:>7} {:>9} {:>8} {:>7} {:>10} {:>10} {:>12} {:>12}",
-        "calls", "peak live", "correct", "wall s", "req p50µs", "req p99µs", "say p50µs", "say p99µs"
+        "{:>7} {:>9} {:>8} {:>7} {:>12} {:>12}",
+        "calls", "peak live", "correct", "wall s", "turn p50 ms", "turn p99 ms"
     );
     for s in &report.steps {
         println!(
-            "{:>7} {:>9} {:>8} {:>7.1} {:>10} {:>10} {:>12} {:>12}",
-            s.calls,
-            s.peak_live,
-            s.correct,
-            s.wall_seconds,
-            s.to_llm_request_us_p50,
-            s.to_llm_request_us_p99,
-            s.last_token_to_say_us_p50,
-            s.last_token_to_say_us_p99
+            "{:>7} {:>9} {:>8} {:>7.1} {:>12} {:>12}",
+            s.calls, s.peak_live, s.correct, s.wall_seconds, s.turn_ms_p50, s.turn_ms_p99
         );
         for failure in s.failures.iter().take(5) {
             println!("        ! {failure}");
@@ -196,7 +190,7 @@ impl Server {
         self.wait_until_quiet(Duration::from_secs(600)).await;
         let peak_live = sampler.stop().await;
         let wall_seconds = started.elapsed().as_secs_f64();
-        let (mut to_request, mut to_say) = (Vec::new(), Vec::new());
+        let mut turn_ms = Vec::new();
         let mut correct = 0;
         for id in &ids {
             let call = self.stored_end(id).await?;
@@ -204,14 +198,7 @@ impl Server {
                 Ok(()) => correct += 1,
                 Err(problem) => failures.push(format!("{id}: {problem}")),
             }
-            for turn in call.latency["turns"].as_array().into_iter().flatten() {
-                if let (Some(a), Some(b)) =
-                    (turn["platform_us"]["to_llm_request"].as_u64(), turn["platform_us"]["last_token_to_say"].as_u64())
-                {
-                    to_request.push(a);
-                    to_say.push(b);
-                }
-            }
+            turn_ms.extend(call.latency.turns.iter().map(|turn| turn.tts_ttfb_ms));
         }
         Ok(StepReport {
             calls,
@@ -219,16 +206,14 @@ impl Server {
             correct,
             failures,
             wall_seconds,
-            turns_measured: to_request.len(),
-            to_llm_request_us_p50: percentile(&mut to_request, 50.0),
-            to_llm_request_us_p99: percentile(&mut to_request, 99.0),
-            last_token_to_say_us_p50: percentile(&mut to_say, 50.0),
-            last_token_to_say_us_p99: percentile(&mut to_say, 99.0),
+            turns_measured: turn_ms.len(),
+            turn_ms_p50: percentile(&mut turn_ms, 50.0),
+            turn_ms_p99: percentile(&mut turn_ms, 99.0),
         })
     }
 
     /// A call once its end is stored (the registry lets go just before).
-    async fn stored_end(&self, id: &str) -> anyhow::Result<switchboard_store::calls::CallRow> {
+    async fn stored_end(&self, id: &str) -> anyhow::Result<CallRecord> {
         for _ in 0..600 {
             let call = self.server.state.store.call(&self.server.project_id, id).await?;
             if call.ended_at.is_some() {
@@ -242,7 +227,7 @@ impl Server {
     /// Waits until no call of the org is live.
     async fn wait_until_quiet(&self, limit: Duration) {
         let until = Instant::now() + limit;
-        while self.server.state.engine.live().count_for_org(&self.server.org_id) > 0 && Instant::now() < until {
+        while self.server.state.calls.directory().count_for_org(&self.server.org_id) > 0 && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -250,7 +235,7 @@ impl Server {
     /// Samples how many calls are live, every 20 ms, until stopped.
     fn sample_live(&self) -> Sampler {
         let (stop, mut stopped) = oneshot::channel::<()>();
-        let (live, org) = (self.server.state.engine.live().clone(), self.server.org_id.clone());
+        let (live, org) = (self.server.state.calls.directory().clone(), self.server.org_id.clone());
         let task = tokio::spawn(async move {
             let mut peak = 0;
             loop {
@@ -279,23 +264,23 @@ impl Sampler {
 
 /// A call completed correctly: answered, every turn answered by the model and
 /// heard by the caller, ended by the caller.
-fn check_call(call: &switchboard_store::calls::CallRow, turns: usize) -> Result<(), String> {
-    use switchboard_domain::call::{CallStatus, EndedReason};
+fn check_call(call: &CallRecord, turns: usize) -> Result<(), String> {
+    use switchboard_domain::call::{Brain, CallStatus, EndedReason};
     if call.status != CallStatus::Completed || call.ended_reason != Some(EndedReason::CallerHangup) {
         return Err(format!("ended {:?}/{:?}", call.status, call.ended_reason));
     }
-    if call.turn_count != turns as i64 || call.brain != "llm" {
-        return Err(format!("{} turns on the {} brain", call.turn_count, call.brain));
+    if call.turn_count != turns as i64 || call.brain != Brain::Llm {
+        return Err(format!("{} turns on the {} brain", call.turn_count, call.brain.as_str()));
     }
-    let lines = call.transcript.as_array().map_or(0, Vec::len);
+    let lines = call.transcript.len();
     if lines != 1 + 2 * turns {
         return Err(format!("{lines} transcript lines"));
     }
-    let heard = call.latency["turns"].as_array().map_or(0, Vec::len);
+    let heard = call.latency.turns.len();
     if heard != turns {
         return Err(format!("the caller heard {heard} of {turns} answers start"));
     }
-    if call.transcript.to_string().contains("having trouble") {
+    if call.transcript.iter().any(|line| line.content.contains("having trouble")) {
         return Err("the model failed on a turn".into());
     }
     Ok(())

@@ -14,7 +14,7 @@ use crate::bench_calls::{self, CallBenchOptions};
 use crate::bench_kb::{self, KbBenchOptions};
 use crate::bench_memory::{self, MemoryBenchOptions};
 use crate::bench_webhooks::{self, WebhookBenchOptions};
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::server::{open_store, run, shutdown_signal};
 use crate::{admin, dev};
 
@@ -44,6 +44,12 @@ pub enum Command {
         /// Share rate limits through this Redis.
         #[arg(long)]
         redis_url: Option<String>,
+        /// What this node runs: all (default), api, runtime or worker.
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+        /// This node's id among the nodes sharing the database (default: the host name).
+        #[arg(long)]
+        node_id: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -208,8 +214,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         config.database_url = url;
     }
     match cli.command {
-        Command::Serve { dev, listen, redis_url } => {
+        Command::Serve { dev, listen, redis_url, role, node_id } => {
             config.dev |= dev;
+            if let Some(role) = role {
+                config.role = role;
+            }
+            if node_id.is_some() {
+                config.node_id = node_id;
+            }
             if let Some(listen) = listen {
                 config.listen = listen;
             }

@@ -28,6 +28,11 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Development mode: http and loopback callback URLs allowed; prints a key.
     pub dev: bool,
+    /// What this node runs: `all` (default), `api`, `runtime` or `worker`.
+    pub role: Role,
+    /// This node's name among the nodes sharing the database; the calls it
+    /// holds carry it. Default: the host name.
+    pub node_id: Option<String>,
     pub billing: Billing,
     pub http: Http,
     pub auth: Auth,
@@ -290,6 +295,49 @@ pub struct Outbound {
     pub allow_list: Vec<String>,
 }
 
+/// What a node runs. Nodes of every role share one database (and Redis).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The API, the call runtime and the background workers: one process.
+    #[default]
+    All,
+    /// The REST API; call requests (placing, injecting, test sessions) are
+    /// answered 503 `RUNTIME_UNAVAILABLE` and belong on a runtime node.
+    Api,
+    /// The REST API with the call runtime: calls start and run here.
+    Runtime,
+    /// Background work only (webhook delivery, crawls, number renewals,
+    /// settlement); serves `/v1/health` and `/metrics`.
+    Worker,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Runtime => "runtime",
+            Role::Worker => "worker",
+        }
+    }
+
+    /// Whether the node serves the REST API.
+    pub const fn serves_api(self) -> bool {
+        !matches!(self, Role::Worker)
+    }
+
+    /// Whether calls start and run on the node.
+    pub const fn runs_calls(self) -> bool {
+        matches!(self, Role::All | Role::Runtime)
+    }
+
+    /// Whether the background workers run on the node.
+    pub const fn runs_workers(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Runtime {
@@ -341,6 +389,8 @@ impl Default for Config {
             database_url: "sqlite://./data/switchboard.db".into(),
             redis_url: None,
             dev: false,
+            role: Role::All,
+            node_id: None,
             billing: Billing::default(),
             http: Http::default(),
             auth: Auth::default(),
@@ -401,11 +451,32 @@ impl Config {
             auth_failure_window: Duration::from_secs(self.auth.failure_window_seconds),
             cache_ttl: Duration::from_millis(self.auth.cache_ttl_ms),
             memory: self.memory.clone(),
-            knowledge: self.knowledge.settings(),
-            webhooks: self.webhooks.settings(),
-            channels: ChannelSettings { email: self.email.settings(), llm: self.llm.settings() },
-            carrier: self.carrier.settings(),
         }
+    }
+
+    /// Knowledge-base crawls and uploads.
+    pub fn knowledge_settings(&self) -> KnowledgeSettings {
+        self.knowledge.settings()
+    }
+
+    /// Webhook delivery.
+    pub fn webhook_settings(&self) -> WorkerSettings {
+        self.webhooks.settings()
+    }
+
+    /// Message channels and the models agents write messages with.
+    pub fn channel_settings(&self) -> ChannelSettings {
+        ChannelSettings { email: self.email.settings(), llm: self.llm.settings() }
+    }
+
+    /// The carrier's address reviews and renewals.
+    pub fn carrier_settings(&self) -> CarrierSettings {
+        self.carrier.settings()
+    }
+
+    /// This node's id: configured, or the host name.
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().filter(|id| !id.trim().is_empty()).unwrap_or_else(host_name)
     }
 
     /// The folder beside the SQLite file (for dev credentials); `./data` otherwise.
@@ -416,6 +487,16 @@ impl Config {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("./data"))
     }
+}
+
+/// The machine's host name (`local` where it cannot be read).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "local".to_owned())
 }
 
 #[cfg(test)]

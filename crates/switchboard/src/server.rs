@@ -1,23 +1,33 @@
-//! `switchboard serve`: connects the store, applies migrations, starts the
-//! background tasks and serves the API until shutdown.
+//! `switchboard serve`: connects the store, applies migrations, builds the
+//! services, starts what the node's role runs and serves until shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use switchboard_api::ratelimit::RateLimiter;
-use switchboard_api::{AppState, router};
+use switchboard_api::state::Services;
+use switchboard_api::{AppState, router, worker_router};
 use switchboard_domain::voices::local_catalogue;
-use switchboard_runtime::LiveCalls;
-use switchboard_runtime::call::CallClock;
-use switchboard_runtime::engine::CallEngine;
+use switchboard_runtime::call::service::CallSettings;
+use switchboard_runtime::call::{CallClock, CallService, LocalDirectory};
+use switchboard_runtime::carrier::Numbers;
+use switchboard_runtime::channels::Channels;
+use switchboard_runtime::knowledge::KnowledgeService;
 use switchboard_runtime::outbound::{OutboundClient, OutboundPolicy};
+use switchboard_runtime::sim::carrier::SimulatedCarrier;
+use switchboard_runtime::webhooks::Webhooks;
+use switchboard_store::journal::CallJournal;
 use switchboard_store::{Clock, Store, redact};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+
+/// How often a node says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Opens the database named by the configuration and brings its schema up to date.
 pub async fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Store> {
@@ -28,7 +38,8 @@ pub async fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Store> 
     Ok(store)
 }
 
-/// Builds the shared state: store, rate limiter (Redis when configured), registry.
+/// Builds every service the node runs and the API's state over them: the one
+/// place where services and their settings meet.
 pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppState> {
     let limiter = match &config.redis_url {
         Some(url) => {
@@ -41,24 +52,38 @@ pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppSta
             "espeak-ng is not installed: voices are listed but audio rendering needs it (apt-get install espeak-ng)"
         );
     }
+    config.memory.check().map_err(anyhow::Error::msg).context("invalid [memory] settings")?;
+    let channel_settings = config.channel_settings();
+    Channels::check(&channel_settings).context("invalid [email] settings")?;
     let outbound = OutboundClient::new(OutboundPolicy {
         allow_private: config.dev,
         allow_list: config.outbound.allow_list.clone(),
         ..OutboundPolicy::default()
     })
     .context("invalid outbound.allow_list")?;
-    let engine = CallEngine::new(
+    let calls = CallService::new(
         store.clone(),
-        LiveCalls::new(),
-        CallClock::new(config.runtime.clock_speed),
-        outbound,
-        config.llm.settings(),
-    )
-    .with_memory(config.memory.clone());
-    config.memory.check().map_err(anyhow::Error::msg).context("invalid [memory] settings")?;
-    switchboard_runtime::channels::Channels::check(&config.api_settings().channels)
-        .context("invalid [email] settings")?;
-    let state = AppState::new(store, config.api_settings(), limiter, engine, local_catalogue());
+        CallJournal::start(store.clone()),
+        Arc::new(LocalDirectory::new()),
+        outbound.clone(),
+        Arc::new(SimulatedCarrier),
+        CallSettings {
+            clock: CallClock::new(config.runtime.clock_speed),
+            llm: config.llm.settings(),
+            memory: Some(config.memory.clone()),
+            node_id: config.node_id(),
+            runs_calls: config.role.runs_calls(),
+        },
+    );
+    let services = Services {
+        calls,
+        knowledge: KnowledgeService::new(store.clone(), outbound.clone(), config.knowledge_settings()),
+        webhooks: Webhooks::new(store.clone(), outbound.clone(), config.webhook_settings()),
+        channels: Channels::new(&channel_settings, outbound),
+        numbers: Numbers::simulated(store.clone(), config.carrier_settings()),
+        voices: local_catalogue(),
+    };
+    let state = AppState::new(store, config.api_settings(), limiter, services);
     if let Some(url) = &config.redis_url {
         state
             .cache
@@ -74,35 +99,52 @@ fn which_espeak() -> Option<std::path::PathBuf> {
         .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join("espeak-ng")).find(|p| p.is_file()))
 }
 
-/// Periodic upkeep: writing key use, settling SMS a stopped process left
-/// `sending`, forgetting idle limiter state and expired cache entries, purging
-/// expired idempotency keys.
-fn spawn_upkeep(state: AppState, flush_every: Duration) -> JoinHandle<()> {
+/// Periodic upkeep, by role: writing key use, forgetting idle limiter state
+/// and expired cache entries (API nodes); expiring idle test sessions (call
+/// runtimes); settling SMS a stopped process left `sending` and purging
+/// expired idempotency keys (workers); and the node's heartbeat (every node).
+fn spawn_upkeep(config: &Config, state: AppState, flush_every: Duration) -> JoinHandle<()> {
+    let role = config.role;
+    let node_id = config.node_id();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(flush_every);
         let mut rounds: u64 = 0;
+        let beat_every = (HEARTBEAT.as_millis() / flush_every.as_millis().max(1)).max(1) as u64;
         loop {
             tick.tick().await;
             rounds += 1;
-            if let Err(err) = state.key_use.flush(&state.store).await {
-                tracing::warn!(error = %err, "could not record key use");
+            if rounds.is_multiple_of(beat_every)
+                && let Err(err) = state.store.node_heartbeat(&node_id).await
+            {
+                tracing::warn!(error = %err, "could not record the node's heartbeat");
             }
-            state.engine.test_sessions().expire_idle();
-            match switchboard_runtime::channels::settle_stale_sms(&state.store).await {
-                Ok(n) if n > 0 => {
-                    tracing::warn!(count = n, "failed and refunded SMS left sending by a stopped process")
+            if role.serves_api() {
+                if let Err(err) = state.key_use.flush(&state.store).await {
+                    tracing::warn!(error = %err, "could not record key use");
                 }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "could not settle stale SMS"),
+                if rounds.is_multiple_of(30) {
+                    state.limiter.forget_idle();
+                    state.auth_failures.forget_idle();
+                    state.cache.sweep();
+                }
             }
-            if rounds.is_multiple_of(30) {
-                state.limiter.forget_idle();
-                state.auth_failures.forget_idle();
-                state.cache.sweep();
-                match state.store.purge_idempotency().await {
-                    Ok(n) if n > 0 => tracing::debug!(purged = n, "expired idempotency keys"),
+            if role.runs_calls() {
+                state.calls.tests().expire_idle();
+            }
+            if role.runs_workers() {
+                match switchboard_runtime::channels::settle_stale_sms(&state.store).await {
+                    Ok(n) if n > 0 => {
+                        tracing::warn!(count = n, "failed and refunded SMS left sending by a stopped process")
+                    }
                     Ok(_) => {}
-                    Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),
+                    Err(err) => tracing::warn!(error = %err, "could not settle stale SMS"),
+                }
+                if rounds.is_multiple_of(30) {
+                    match state.store.purge_idempotency().await {
+                        Ok(n) if n > 0 => tracing::debug!(purged = n, "expired idempotency keys"),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "could not purge idempotency keys"),
+                    }
                 }
             }
         }
@@ -131,40 +173,50 @@ pub async fn serve_with(
     serve_state(&config, state, listener, shutdown).await
 }
 
-/// Serves prepared state (tests keep a clone to reach the live-call registry
-/// and the clock).
+/// Serves prepared state (tests keep a clone to reach the services and the
+/// clock), running what the node's role asks for.
 pub async fn serve_state(
     config: &Config,
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    // Calls a previous process left open can no longer be controlled or
-    // billed: close them as failed. (One node owns every call today; with
-    // several nodes this must be narrowed to the node's own calls.)
-    match state.store.close_abandoned_calls().await {
-        Ok(closed) if !closed.is_empty() => {
-            tracing::warn!(count = closed.len(), "closed calls left open by a previous run")
+    let role = config.role;
+    let node_id = config.node_id();
+    state.store.node_started(&node_id, role.as_str()).await.context("cannot record the node")?;
+    if role.runs_calls() {
+        // Calls this node left open when it stopped can no longer be
+        // controlled or billed: close them as failed. Other nodes' calls are
+        // theirs.
+        match state.store.close_abandoned_calls(&node_id).await {
+            Ok(closed) if !closed.is_empty() => {
+                tracing::warn!(count = closed.len(), node_id, "closed calls this node left open when it stopped")
+            }
+            Ok(_) => {}
+            Err(err) => return Err(err).context("cannot close abandoned calls"),
         }
-        Ok(_) => {}
-        Err(err) => return Err(err).context("cannot close abandoned calls"),
     }
-    let upkeep = spawn_upkeep(state.clone(), Duration::from_secs(config.auth.key_use_flush_seconds.max(1)));
-    let knowledge = state.knowledge.spawn_worker();
-    let webhooks = state.webhooks.spawn_worker();
-    let numbers = state.numbers.spawn_worker();
-    let app = router(state.clone());
+    let mut tasks =
+        vec![spawn_upkeep(config, state.clone(), Duration::from_secs(config.auth.key_use_flush_seconds.max(1)))];
+    if role.runs_workers() {
+        tasks.push(state.knowledge.spawn_worker());
+        tasks.push(state.webhooks.spawn_worker());
+        tasks.push(state.numbers.spawn_worker());
+    }
+    let app = if role.serves_api() { router(state.clone()) } else { worker_router(state.clone()) };
+    tracing::info!(role = role.as_str(), node_id, "serving");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;
-    upkeep.abort();
-    knowledge.abort();
-    webhooks.abort();
-    numbers.abort();
+    for task in tasks {
+        task.abort();
+    }
     if let Err(err) = state.key_use.flush(&state.store).await {
         tracing::warn!(error = %err, "could not record key use at shutdown");
     }
+    // What live calls wrote is committed before the database closes.
+    state.calls.flush().await;
     state.store.close().await;
     Ok(())
 }

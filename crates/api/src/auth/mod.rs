@@ -236,6 +236,11 @@ impl ProjectScope {
     pub fn org_id(&self) -> &str {
         &self.caller.org.id
     }
+
+    /// The tenant the services scope this request's work to.
+    pub fn tenant(&self) -> switchboard_runtime::call::service::Tenant<'_> {
+        switchboard_runtime::call::service::Tenant { org_id: self.org_id(), project_id: &self.project_id }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ProjectScope {

@@ -267,7 +267,7 @@ async fn delete_agent(
     Path(agent_id): Path<String>,
 ) -> Result<StatusCode> {
     state.store.agent(&scope.project_id, &agent_id).await.map_err(agent_not_found)?;
-    let active = state.engine.live().count_for_agent(&scope.project_id, &agent_id);
+    let active = state.calls.live_calls_of_agent(scope.tenant(), &agent_id);
     if active > 0 {
         return Err(ApiError::conflict(
             "AGENT_HAS_ACTIVE_CALLS",

@@ -6,15 +6,14 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_domain::call::{CallStatus, Direction, Disposition, EndedReason};
+use switchboard_domain::call::{CallRecord, CallStatus, Direction, Disposition, EndedReason};
 use switchboard_domain::money::to_eur;
 use switchboard_domain::page::split_page;
 use switchboard_domain::time::iso;
 use switchboard_domain::validation::{self, is_e164, utc_day_bounds};
-use switchboard_runtime::call::{CallCommand, ControlError, GatherRequest};
-use switchboard_runtime::engine::{CallRequest, StartError};
-use switchboard_runtime::sim::script::{self, CallerScript};
-use switchboard_store::calls::{CallFilter, CallRow};
+use switchboard_runtime::call::service::OutboundCall;
+use switchboard_runtime::call::{CallCommand, CallError, ControlError, GatherRequest};
+use switchboard_store::calls::CallFilter;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,14 +51,17 @@ pub struct Call {
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub ws_unavailable: bool,
-    /// `[{role, content, timestamp}]`, `timestamp` in seconds from the answer.
+    /// `[{role, content, timestamp}]`, `timestamp` in seconds from the answer;
+    /// what the agent said as far as the caller heard it.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub transcript: Option<Value>,
-    /// `{turns: [{turn, ts, llm_ttfb_ms, tts_start_ms, tts_ttfb_ms}]}`, ms from the start of each turn.
+    pub transcript: Option<Vec<switchboard_domain::call::TranscriptLine>>,
+    /// `{turns: [{turn, ts, llm_ttfb_ms, tts_start_ms, tts_ttfb_ms}]}`: ms from
+    /// the caller's last word to the first token, the first speech handed to the
+    /// voice, and the first audio the caller heard.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub latency_data: Option<Value>,
+    pub latency_data: Option<switchboard_domain::call::Latency>,
     pub call_cost: f64,
     pub recording_cost: f64,
     pub llm_discount: f64,
@@ -71,10 +73,12 @@ pub struct Call {
     #[schema(value_type = Object)]
     pub extracted_data: Value,
     /// Which brain held the conversation: `llm` or `embedded`.
-    pub brain: String,
+    #[schema(value_type = String)]
+    pub brain: switchboard_domain::call::Brain,
     /// Where the call's configuration came from: `server_url`, `agent`, or
     /// `agent_fallback` when the server_url failed.
-    pub config_source: String,
+    #[schema(value_type = String)]
+    pub config_source: switchboard_domain::call::ConfigSource,
     /// Why the server_url's configuration was not used (`agent_fallback`).
     pub server_url_error: Option<String>,
     pub started_at: String,
@@ -84,10 +88,10 @@ pub struct Call {
 
 impl Call {
     /// The call as shown; `detail` adds transcript and latency.
-    pub(crate) fn view(row: CallRow, detail: bool) -> Self {
+    pub(crate) fn view(row: CallRecord, detail: bool) -> Self {
         Call {
             call_id: row.id,
-            agent_id: Some(row.agent_id).filter(|a| !a.is_empty()),
+            agent_id: row.agent_id,
             direction: row.direction,
             from_number: row.from_number,
             to_number: row.to_number,
@@ -221,16 +225,10 @@ pub struct CallCreate {
     pub phone_number_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
-    /// Simulated carrier only: what the callee says and does.
-    pub simulation: Option<Simulation>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Simulation {
-    /// Steps: `{"say": "…"}`, `{"dtmf": "12#"}`, `{"wait": seconds}`, `{"hangup": true}`.
-    #[schema(value_type = Vec<Object>)]
-    pub script: CallerScript,
+    /// Simulated carrier only: what the callee does, `{"script": [steps]}` with
+    /// steps `{"say": "…"}`, `{"dtmf": "12#"}`, `{"wait": seconds}`, `{"hangup": true}`.
+    #[schema(value_type = Option<Object>)]
+    pub simulation: Option<Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -351,86 +349,16 @@ async fn create_call(
     scope: ProjectScope,
     Json(body): Json<CallCreate>,
 ) -> Result<impl IntoResponse> {
-    let mut errors = validation::FieldErrors::new();
-    if !is_e164(&body.to) {
-        errors.add("to", "Must be a valid E.164 phone number.");
-    }
-    let from = match &body.phone_number_id {
-        Some(id) => {
-            let number = state.store.phone_number(&scope.project_id, id).await.map_err(|e| match e {
-                switchboard_store::Error::NotFound => ApiError::not_found("Phone number not found"),
-                other => other.into(),
-            })?;
-            if body.from_number.as_ref().is_some_and(|f| *f != number.phone_number) {
-                errors.add(
-                    "from_number",
-                    format!("Conflicts with phone_number_id ({}): send one or the other.", number.phone_number),
-                );
-            }
-            number.phone_number
-        }
-        None => body.from_number.unwrap_or_else(|| "+15550000000".into()),
+    let call = OutboundCall {
+        agent_id: body.agent_id,
+        to: body.to,
+        from_number: body.from_number,
+        phone_number_id: body.phone_number_id,
+        metadata: body.metadata,
+        options: body.simulation,
     };
-    if !is_e164(&from) {
-        errors.add("from_number", "Must be a valid E.164 phone number.");
-    }
-    if body.metadata.as_ref().is_some_and(|m| !m.is_object()) {
-        errors.add("metadata", "Must be an object.");
-    }
-    if let Some(sim) = &body.simulation {
-        errors.check("simulation.script", script::validate(&sim.script));
-    }
-    errors.finish().map_err(ApiError::validation)?;
-    let metadata = body.metadata.unwrap_or_else(|| Value::Object(Default::default()));
-    let ends = CallEnds { direction: Direction::Outbound, from, to: body.to, metadata };
-    let row = start_call(&state, &scope, &body.agent_id, ends, body.simulation.map(|s| s.script)).await?;
-    Ok((StatusCode::CREATED, axum::Json(Call::view(row, false))))
-}
-
-/// Who calls whom, and what the caller put on the call.
-pub(crate) struct CallEnds {
-    pub direction: Direction,
-    pub from: String,
-    pub to: String,
-    pub metadata: Value,
-}
-
-/// Starts a call with one of the project's agents on the simulated carrier.
-pub(crate) async fn start_call(
-    state: &AppState,
-    scope: &ProjectScope,
-    agent_id: &str,
-    ends: CallEnds,
-    script: Option<CallerScript>,
-) -> Result<CallRow> {
-    let agent = state.store.agent(&scope.project_id, agent_id).await.map_err(|e| match e {
-        switchboard_store::Error::NotFound => ApiError::not_found("Agent not found"),
-        other => other.into(),
-    })?;
-    let org = state.store.org(scope.org_id()).await?;
-    let request = CallRequest {
-        org,
-        project_id: scope.project_id.clone(),
-        agent,
-        direction: ends.direction,
-        from: ends.from,
-        to: ends.to,
-        metadata: ends.metadata,
-        script,
-    };
-    state.engine.start(request).await.map_err(start_error)
-}
-
-/// Maps a refused call start to its API error.
-fn start_error(err: StartError) -> ApiError {
-    match err {
-        StartError::Paused => ApiError::new(StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_CREDITS", err.to_string()),
-        StartError::AgentUnavailable(message) => ApiError::conflict("AGENT_UNAVAILABLE", message),
-        StartError::ConcurrentLimit => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "CONCURRENT_CALL_LIMIT", err.to_string()).with_retry_after(5)
-        }
-        StartError::Store(err) => err.into(),
-    }
+    let record = state.calls.place(scope.tenant(), call).await?;
+    Ok((StatusCode::CREATED, axum::Json(Call::view(record, false))))
 }
 
 /// Aggregate stats for a date range.
@@ -477,23 +405,13 @@ async fn call_status(
     scope: ProjectScope,
     Path(call_id): Path<String>,
 ) -> Result<axum::Json<CallStatusView>> {
-    if let Some(live) = state.engine.live().get(&call_id).filter(|c| c.project_id == scope.project_id) {
-        let now = state.store.clock().now_ms();
-        return Ok(axum::Json(CallStatusView {
-            call_id: live.call_id,
-            status: if live.answered_at.is_some() { CallStatus::InProgress } else { CallStatus::Ringing },
-            duration_seconds: live.answered_at.map_or(0, |at| (now - at) / 1000),
-            started_at: iso(live.started_at),
-            ended_at: None,
-        }));
-    }
-    let row = state.store.call(&scope.project_id, &call_id).await.map_err(call_not_found)?;
+    let call = state.calls.status(scope.tenant(), &call_id).await?;
     Ok(axum::Json(CallStatusView {
-        call_id: row.id,
-        status: row.status,
-        duration_seconds: row.duration_seconds,
-        started_at: iso(row.started_at),
-        ended_at: row.ended_at.map(iso),
+        call_id: call.call_id,
+        status: call.status,
+        duration_seconds: call.duration_seconds,
+        started_at: iso(call.started_at),
+        ended_at: call.ended_at.map(iso),
     }))
 }
 
@@ -523,16 +441,6 @@ async fn recording(
     Err(ApiError::new(StatusCode::NOT_FOUND, "RECORDING_NOT_AVAILABLE", "Recording not yet available"))
 }
 
-fn control_error(err: ControlError, not_in_progress: &'static str) -> ApiError {
-    match err {
-        ControlError::NotInProgress => ApiError::conflict("CALL_NOT_IN_PROGRESS", not_in_progress),
-        ControlError::GatherInProgress => ApiError::conflict("GATHER_IN_PROGRESS", err.to_string()),
-        ControlError::TransferFailed(_) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "TRANSFER_FAILED", err.to_string())
-        }
-    }
-}
-
 /// End a live call (`ended_reason: api`); a ringing call is canceled.
 #[utoipa::path(post, path = "/v1/calls/{call_id}/end", tag = "Calls", params(("call_id" = String, Path)),
     responses((status = 200, body = Success), (status = 409, description = "Call is not in progress", body = crate::error::ErrorBody)))]
@@ -541,12 +449,7 @@ async fn end_call(
     scope: ProjectScope,
     Path(call_id): Path<String>,
 ) -> Result<axum::Json<Success>> {
-    state.store.call(&scope.project_id, &call_id).await.map_err(call_not_found)?;
-    state
-        .engine
-        .command(&call_id, |reply| CallCommand::End { reply })
-        .await
-        .map_err(|e| control_error(e, "Call is not in progress"))?;
+    state.calls.command(scope.tenant(), &call_id, CallCommand::End).await?;
     Ok(axum::Json(Success { success: true }))
 }
 
@@ -566,13 +469,8 @@ async fn transfer_call(
         err.message = "destination must be a valid E.164 phone number".into();
         err
     })?;
-    state.store.call(&scope.project_id, &call_id).await.map_err(call_not_found)?;
-    let to = destination.clone();
-    state
-        .engine
-        .command(&call_id, move |reply| CallCommand::Transfer { destination: to, reply })
-        .await
-        .map_err(|e| control_error(e, "Call is not in progress"))?;
+    let command = CallCommand::Transfer { destination: destination.clone() };
+    state.calls.command(scope.tenant(), &call_id, command).await?;
     Ok(axum::Json(TransferAccepted { success: true, destination }))
 }
 
@@ -610,12 +508,12 @@ async fn gather(
         errors.check("language", validation::language(language));
     }
     errors.finish().map_err(ApiError::validation)?;
-    state.store.call(&scope.project_id, &call_id).await.map_err(call_not_found)?;
     let request = GatherRequest { prompt: body.prompt, max_digits: max_digits as usize, terminator, timeout_seconds };
-    state
-        .engine
-        .command(&call_id, |reply| CallCommand::Gather { request, reply })
-        .await
-        .map_err(|e| control_error(e, "Call is not active"))?;
+    state.calls.command(scope.tenant(), &call_id, CallCommand::Gather(request)).await.map_err(|err| match err {
+        CallError::Control(ControlError::NotInProgress) => {
+            ApiError::conflict("CALL_NOT_IN_PROGRESS", "Call is not active")
+        }
+        other => other.into(),
+    })?;
     Ok((StatusCode::ACCEPTED, axum::Json(GatherAccepted { message: "Gather initiated".into(), call_id })))
 }

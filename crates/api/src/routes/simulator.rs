@@ -6,18 +6,15 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
-use switchboard_domain::call::{Direction, EndedReason};
-use switchboard_domain::validation::{FieldErrors, is_e164};
-use switchboard_runtime::sim::script::{self, CallerScript};
-use switchboard_store::phone_numbers::Dialled;
+use switchboard_runtime::sim::carrier::{RingIn, ring_in};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::ProjectScope;
-use crate::error::{ApiError, Result};
+use crate::error::Result;
 use crate::extract::Json;
-use crate::routes::calls::{Call, CallEnds, start_call};
+use crate::routes::calls::Call;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -34,7 +31,7 @@ pub struct InboundCall {
     /// `{"wait": seconds}`, `{"hangup": true}`. Without a hang-up the caller
     /// stays on the line silently.
     #[schema(value_type = Vec<Object>)]
-    pub script: CallerScript,
+    pub script: Value,
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,51 +55,7 @@ async fn inject_inbound_call(
     scope: ProjectScope,
     Json(body): Json<InboundCall>,
 ) -> Result<impl IntoResponse> {
-    let to = match (&body.agent_id, body.to) {
-        (_, Some(to)) => to,
-        (Some(_), None) => "+15550000001".into(),
-        (None, None) => {
-            return Err(ApiError::invalid_field(
-                "agent_id",
-                "Required unless `to` is a phone number of this project that routes the call.",
-            ));
-        }
-    };
-    let mut errors = FieldErrors::new();
-    if !is_e164(&body.from) {
-        errors.add("from", "Must be a valid E.164 phone number.");
-    }
-    if !is_e164(&to) {
-        errors.add("to", "Must be a valid E.164 phone number.");
-    }
-    errors.check("script", script::validate(&body.script));
-    errors.finish().map_err(ApiError::validation)?;
-    let agent_id = match body.agent_id {
-        Some(agent_id) => agent_id,
-        None => {
-            let reason = match state.store.dialled(&scope.project_id, &to).await? {
-                Dialled::Live(number) => number.agent_id.ok_or(EndedReason::NumberUnassigned),
-                Dialled::Released => Err(EndedReason::NumberReleased),
-                Dialled::Unknown => {
-                    return Err(ApiError::not_found(format!(
-                        "{to} is not a phone number of this project; pass agent_id or dial one of its numbers."
-                    )));
-                }
-            };
-            match reason {
-                Ok(agent_id) => agent_id,
-                Err(reason) => {
-                    let row = state
-                        .store
-                        .record_unrouted_call(scope.org_id(), &scope.project_id, &body.from, &to, reason)
-                        .await?;
-                    return Ok((StatusCode::CREATED, axum::Json(Call::view(row, false))));
-                }
-            }
-        }
-    };
-    let ends =
-        CallEnds { direction: Direction::Inbound, from: body.from, to, metadata: Value::Object(Default::default()) };
-    let row = start_call(&state, &scope, &agent_id, ends, Some(body.script)).await?;
-    Ok((StatusCode::CREATED, axum::Json(Call::view(row, false))))
+    let call = RingIn { agent_id: body.agent_id, from: body.from, to: body.to, script: body.script };
+    let record = ring_in(&state.calls, scope.tenant(), call).await?;
+    Ok((StatusCode::CREATED, axum::Json(Call::view(record, false))))
 }

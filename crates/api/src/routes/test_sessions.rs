@@ -1,11 +1,13 @@
 //! `/v1/test/voice`: text test sessions with an agent — no phone call, no
-//! server_url calls, no recording — expiring after three minutes idle.
+//! recording, no server_url calls unless asked for — expiring after three
+//! minutes idle.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::validation::{self, FieldErrors};
-use switchboard_runtime::test_session::TestReply;
+use serde_json::Value;
+use switchboard_domain::validation::{self, FieldErrors, is_e164};
+use switchboard_runtime::call::test_sessions::TestStart;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,12 +27,38 @@ pub struct TestStartBody {
     pub first_message: Option<String>,
     /// Overrides the agent's language, e.g. `en-US`.
     pub language: Option<String>,
+    /// Run the agent's server_url as a call would: `call.started` configures
+    /// the session and the model's server_url tools are called through
+    /// `tool.call`. Default `false`: no request reaches the server_url.
+    #[serde(default)]
+    pub use_server_url: bool,
+    /// The caller's E.164 number, by which caller memory recognises them (and
+    /// the `from` of `call.started`). Nothing is saved to memory.
+    pub from_number: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct TestStarted {
     pub session_id: String,
     pub greeting: String,
+}
+
+/// A tool the agent called while answering.
+#[derive(Serialize, ToSchema)]
+pub struct TestToolCall {
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub arguments: Value,
+}
+
+/// The agent's answer to one message.
+#[derive(Serialize, ToSchema)]
+pub struct TestReply {
+    pub response: String,
+    /// True when the agent ended the conversation (hung up or transferred).
+    pub ended: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<TestToolCall>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -66,13 +94,19 @@ async fn start_session(
     if let Some(message) = &body.first_message {
         errors.check("first_message", validation::optional_text(message, 2_000));
     }
+    if body.from_number.as_deref().is_some_and(|n| !is_e164(n)) {
+        errors.add("from_number", "Must be a valid E.164 phone number.");
+    }
     errors.finish().map_err(ApiError::validation)?;
-    let agent = state.store.agent(&scope.project_id, &body.agent_id).await.map_err(|e| match e {
-        switchboard_store::Error::NotFound => ApiError::not_found("Agent not found"),
-        other => other.into(),
-    })?;
-    let (session_id, greeting) =
-        state.engine.start_test(&scope.project_id, &agent, body.system_prompt, body.first_message);
+    let start = TestStart {
+        agent_id: body.agent_id,
+        system_prompt: body.system_prompt,
+        first_message: body.first_message,
+        language: body.language,
+        use_server_url: body.use_server_url,
+        from_number: body.from_number,
+    };
+    let (session_id, greeting) = state.calls.start_test(scope.tenant(), start).await?;
     Ok(axum::Json(TestStarted { session_id, greeting }))
 }
 
@@ -87,8 +121,11 @@ async fn send_message(
     Json(body): Json<TestMessage>,
 ) -> Result<axum::Json<TestReply>> {
     validation::required_text(&body.message, 4000).map_err(|m| ApiError::invalid_field("message", m))?;
-    let reply = state.engine.test_sessions().message(&scope.project_id, &session_id, &body.message).await;
-    reply.map(axum::Json).ok_or_else(session_not_found)
+    let reply = state.calls.tests().message(&scope.project_id, &session_id, &body.message).await;
+    let reply = reply.ok_or_else(session_not_found)?;
+    let tool_calls =
+        reply.tools.into_iter().map(|tool| TestToolCall { name: tool.name, arguments: tool.arguments }).collect();
+    Ok(axum::Json(TestReply { response: reply.response, ended: reply.ended, tool_calls }))
 }
 
 /// End a session and free it.
@@ -100,7 +137,7 @@ async fn end_session(
     scope: ProjectScope,
     Path(session_id): Path<String>,
 ) -> Result<StatusCode> {
-    if state.engine.test_sessions().delete(&scope.project_id, &session_id) {
+    if state.calls.tests().delete(&scope.project_id, &session_id) {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(session_not_found())

@@ -22,6 +22,11 @@ impl CallClock {
         call_time.div_f64(self.speed)
     }
 
+    /// How much call time `wall_time` of real time is.
+    pub fn call_time(&self, wall_time: Duration) -> Duration {
+        wall_time.mul_f64(self.speed)
+    }
+
     /// How much call time has passed since `since`.
     pub fn elapsed(&self, since: Instant) -> Duration {
         since.elapsed().mul_f64(self.speed)

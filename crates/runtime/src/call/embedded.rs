@@ -3,8 +3,6 @@
 //! agent's knowledge bases when an entry covers the question well enough, and
 //! otherwise answers politely that it cannot help with that itself.
 
-use crate::knowledge::retrieval::KnowledgeSearch;
-
 /// What the brain wants to happen after a caller's turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -37,19 +35,23 @@ impl EmbeddedBrain {
         self.first_message.clone().unwrap_or_else(|| DEFAULT_GREETING.to_owned())
     }
 
-    /// The reply to one final caller utterance; `knowledge` is the agent's
-    /// knowledge bases, if it has any.
-    pub async fn reply(&self, utterance: &str, knowledge: Option<&KnowledgeSearch>) -> Reply {
-        if is_goodbye(utterance) {
+    /// The reply to a caller who is saying goodbye, if they are; anything
+    /// else is answered by [`EmbeddedBrain::answer`] once the knowledge bases
+    /// have been searched.
+    pub fn goodbye(&self, utterance: &str) -> Option<Reply> {
+        is_goodbye(utterance).then(|| {
             let text = "Thank you for calling. Goodbye!".to_owned();
-            return if self.may_hang_up { Reply::SayAndHangUp(text) } else { Reply::Say(text) };
+            if self.may_hang_up { Reply::SayAndHangUp(text) } else { Reply::Say(text) }
+        })
+    }
+
+    /// The reply from what the knowledge bases found (`None`: nothing covers
+    /// the question well enough).
+    pub fn answer(&self, found: Option<String>) -> Reply {
+        match found {
+            Some(answer) => Reply::Say(answer),
+            None => self.fallback(),
         }
-        if let Some(knowledge) = knowledge
-            && let Some(answer) = knowledge.best_answer(utterance).await
-        {
-            return Reply::Say(answer);
-        }
-        self.fallback()
     }
 
     /// What the agent says when it has no answer.
@@ -81,19 +83,20 @@ mod tests {
         assert_eq!(EmbeddedBrain::new("A", None, false).greeting(), DEFAULT_GREETING);
     }
 
-    #[tokio::test]
-    async fn goodbye_hangs_up_only_when_allowed() {
+    #[test]
+    fn goodbye_hangs_up_only_when_allowed() {
         let brain = EmbeddedBrain::new("Acme", None, true);
-        assert!(matches!(brain.reply("OK, bye!", None).await, Reply::SayAndHangUp(_)));
-        assert!(matches!(brain.reply("That's all, thanks", None).await, Reply::SayAndHangUp(_)));
-        assert!(matches!(EmbeddedBrain::new("Acme", None, false).reply("goodbye", None).await, Reply::Say(_)));
-        assert!(matches!(brain.reply("I want to buy a byte", None).await, Reply::Say(_)));
+        assert!(matches!(brain.goodbye("OK, bye!"), Some(Reply::SayAndHangUp(_))));
+        assert!(matches!(brain.goodbye("That's all, thanks"), Some(Reply::SayAndHangUp(_))));
+        assert!(matches!(EmbeddedBrain::new("Acme", None, false).goodbye("goodbye"), Some(Reply::Say(_))));
+        assert_eq!(brain.goodbye("I want to buy a byte"), None);
     }
 
-    #[tokio::test]
-    async fn fallback_says_why() {
+    #[test]
+    fn answers_from_knowledge_or_says_why_not() {
         let brain = EmbeddedBrain::new("Acme Support", None, true);
-        let Reply::Say(text) = brain.reply("What are your hours?", None).await else {
+        assert_eq!(brain.answer(Some("We open at nine.".into())), Reply::Say("We open at nine.".into()));
+        let Reply::Say(text) = brain.answer(None) else {
             panic!("a plain reply");
         };
         assert!(text.contains("Acme Support") && text.contains("language model"));

@@ -46,12 +46,16 @@ impl CallerMemory {
     }
 
     /// Recognises the caller again with the external ids the server_url
-    /// named; on failure the earlier recognition stands.
-    pub async fn recognise_again(&mut self, store: &Store, external_ids: &BTreeMap<String, String>) {
+    /// named; on failure (false) the earlier recognition stands.
+    pub async fn recognise_again(&mut self, store: &Store, external_ids: &BTreeMap<String, String>) -> bool {
         self.external_ids.extend(external_ids.clone());
         let scope = MemoryScope { org_id: &self.org_id, project_id: &self.project_id };
-        if let Some(context) = look_up(store, scope, &self.hints(), &self.rules).await {
-            self.context = context;
+        match look_up(store, scope, &self.hints(), &self.rules).await {
+            Some(context) => {
+                self.context = context;
+                true
+            }
+            None => false,
         }
     }
 

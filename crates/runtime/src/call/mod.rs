@@ -1,20 +1,36 @@
-//! One live call: the events a transport reports, the actions a session asks of
-//! it, the commands the API sends, and the clock calls run on.
+//! Live calls: the call service (the one front door for placing, accepting and
+//! controlling calls), the session that runs each call, the transports that
+//! carry it, and the directory of calls in progress.
 //!
-//! The session never touches audio. A transport (the simulated carrier today,
-//! SIP and media streams later) turns audio into these events and these actions
-//! into audio, so the same session runs every kind of call.
+//! The session never touches audio or sockets. A transport (the simulated
+//! carrier, the text transport of test sessions; later SIP and media streams)
+//! turns the far end into [`TransportEvent`]s and carries out
+//! [`TransportAction`]s, so the same session runs every kind of call.
 
 pub mod clock;
+pub mod conversation;
+pub mod directory;
 pub mod embedded;
-pub mod event_sink;
-pub mod llm_brain;
 pub mod memory;
+pub mod service;
 pub mod session;
+pub mod test_sessions;
+pub mod transport;
 
-use tokio::sync::oneshot;
+mod driver;
+mod jobs;
+mod recorder;
+mod text;
 
 pub use clock::CallClock;
+pub use directory::{CallDirectory, LiveCall, LocalDirectory};
+pub use service::{CallError, CallService, InboundCall, OutboundCall};
+pub use transport::{Connection, Dial, Dialer, TransportLink};
+
+/// Identifies one piece of speech the session asked its transport to say, so
+/// playback reports can say which one was heard, and how much of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UtteranceId(pub u32);
 
 /// What a transport reports about the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,10 +47,14 @@ pub enum TransportEvent {
     Transcript { text: String, is_final: bool },
     /// A keypad digit.
     Dtmf(char),
-    /// Text the session asked to say started playing.
-    PlaybackStarted,
-    /// Text the session asked to say finished playing.
-    PlaybackFinished,
+    /// An utterance started playing.
+    PlaybackStarted(UtteranceId),
+    /// An utterance played to its end.
+    PlaybackFinished(UtteranceId),
+    /// The answer to [`TransportAction::StopSpeaking`]: the utterance that was
+    /// playing (if any) stopped after its first `heard_chars` characters, and
+    /// everything queued after it was dropped unplayed.
+    PlaybackStopped { utterance: Option<UtteranceId>, heard_chars: usize },
     /// A transfer the session asked for was connected: the agent leaves the call.
     TransferConnected,
     /// The transferred leg ended after this many call-time seconds.
@@ -57,25 +77,28 @@ pub enum NotConnected {
 /// What the session asks its transport to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportAction {
-    /// Speak this text.
-    Say(String),
-    /// Stop speaking at once (the caller barged in).
+    /// Speak this text, after anything already queued.
+    Say { utterance: UtteranceId, text: String },
+    /// Stop speaking at once and drop what is queued (the caller barged in);
+    /// answered with [`TransportEvent::PlaybackStopped`].
     StopSpeaking,
+    /// The agent has finished its turn and waits for the caller.
+    Listen,
     /// Connect the caller to this number.
     Transfer(String),
     /// End the call.
     HangUp,
 }
 
-/// Commands from the API to a live call.
-#[derive(Debug)]
+/// Commands to a live call, from the API or any other client of the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallCommand {
-    /// End the call (`ended_reason: api`).
-    End { reply: oneshot::Sender<Result<(), ControlError>> },
-    /// Transfer the call to an E.164 number.
-    Transfer { destination: String, reply: oneshot::Sender<Result<(), ControlError>> },
+    /// End the call (`ended_reason: api`); a ringing call is canceled.
+    End,
+    /// Transfer the call to an E.164 number; answered once it connects or fails.
+    Transfer { destination: String },
     /// Say a prompt and collect keypad digits.
-    Gather { request: GatherRequest, reply: oneshot::Sender<Result<(), ControlError>> },
+    Gather(GatherRequest),
 }
 
 /// A DTMF collection asked for through the API.

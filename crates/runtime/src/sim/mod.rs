@@ -12,6 +12,7 @@
 //! | `0005` | the carrier fails the call | fails: unreachable |
 //! | anything else | answered | connects |
 
+pub mod carrier;
 pub mod script;
 pub mod transport;
 

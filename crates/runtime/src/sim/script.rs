@@ -1,11 +1,10 @@
 //! Caller scripts: what the simulated far end says and does, step by step.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// One step of the far end. Spoken and keyed steps wait until the agent has
 /// finished speaking, like a person would.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum CallerStep {
     /// Say this (it reaches the agent as a final transcript).

@@ -10,7 +10,8 @@ use tokio::time::{Instant, sleep_until};
 
 use super::script::{CallerScript, CallerStep};
 use super::{DialOutcome, dial_outcome, transfer_failure};
-use crate::call::{CallClock, NotConnected, TransportAction, TransportEvent};
+use crate::call::transport::{FarSide, TransportLink};
+use crate::call::{CallClock, NotConnected, TransportAction, TransportEvent, UtteranceId};
 
 /// How long things take on the simulated line, in call time.
 mod timing {
@@ -54,12 +55,29 @@ pub enum SimCall {
     Inbound { script: CallerScript },
 }
 
-/// Starts the far end of a call; returns the session's ends of the channels.
-pub fn spawn(call: SimCall, clock: CallClock) -> (mpsc::Receiver<TransportEvent>, mpsc::Sender<TransportAction>) {
-    let (events_tx, events_rx) = mpsc::channel(64);
-    let (actions_tx, actions_rx) = mpsc::channel(64);
-    tokio::spawn(FarEnd::new(clock, events_tx).run(call, actions_rx));
-    (events_rx, actions_tx)
+/// Starts the far end of a call; returns the session's link to it.
+pub fn spawn(call: SimCall, clock: CallClock) -> TransportLink {
+    let (link, far) = TransportLink::pair();
+    let FarSide { events, actions } = far;
+    tokio::spawn(FarEnd::new(clock, events).run(call, actions));
+    link
+}
+
+/// What the agent says as the far end hears it.
+struct Playing {
+    utterance: UtteranceId,
+    text: String,
+    started: Instant,
+    ends: Instant,
+}
+
+/// How much of `text` a listener has heard `elapsed` into its `length`: the
+/// whole words spoken by then, in characters.
+fn heard_chars(text: &str, elapsed: Duration, length: Duration) -> usize {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let fraction = if length.is_zero() { 1.0 } else { (elapsed.as_secs_f64() / length.as_secs_f64()).min(1.0) };
+    let heard = (words.len() as f64 * fraction).floor() as usize;
+    words[..heard].join(" ").chars().count()
 }
 
 /// The far end's state while the call is up.
@@ -67,7 +85,9 @@ struct FarEnd {
     clock: CallClock,
     events: mpsc::Sender<TransportEvent>,
     steps: VecDeque<CallerStep>,
-    agent_speech_ends: Option<Instant>,
+    /// What the agent is saying, and what it queued after it.
+    playing: Option<Playing>,
+    queued: VecDeque<(UtteranceId, String)>,
     caller_speech: Option<(Instant, String)>,
     digits: VecDeque<char>,
     next_digit: Option<Instant>,
@@ -88,7 +108,8 @@ impl FarEnd {
             clock,
             events,
             steps: VecDeque::new(),
-            agent_speech_ends: None,
+            playing: None,
+            queued: VecDeque::new(),
             caller_speech: None,
             digits: VecDeque::new(),
             next_digit: None,
@@ -101,7 +122,7 @@ impl FarEnd {
         if self.events.send(event).await.is_ok() { Flow::Continue } else { Flow::Stop }
     }
 
-    async fn run(mut self, call: SimCall, mut actions: mpsc::Receiver<TransportAction>) {
+    async fn run(mut self, call: SimCall, mut actions: mpsc::UnboundedReceiver<TransportAction>) {
         let script = match call {
             SimCall::Inbound { script } => {
                 self.clock.sleep(timing::INBOUND_ANSWER).await;
@@ -139,29 +160,31 @@ impl FarEnd {
         self.converse(actions).await;
     }
 
+    fn agent_speaking(&self) -> bool {
+        self.playing.is_some() || !self.queued.is_empty()
+    }
+
     fn idle(&self) -> bool {
-        self.agent_speech_ends.is_none()
+        !self.agent_speaking()
             && self.caller_speech.is_none()
             && self.digits.is_empty()
             && self.awaiting_reply.is_none()
     }
 
     /// Plays the script against the agent until someone hangs up.
-    async fn converse(mut self, mut actions: mpsc::Receiver<TransportAction>) {
+    async fn converse(mut self, mut actions: mpsc::UnboundedReceiver<TransportAction>) {
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         loop {
             if self.next_step.is_none() && self.idle() && !self.steps.is_empty() {
                 self.next_step = Some(self.clock.deadline(timing::TURN_GAP));
             }
+            let speech_ends = self.playing.as_ref().map(|p| p.ends);
             let flow = tokio::select! {
                 action = actions.recv() => match action {
                     Some(action) => self.on_action(action).await,
                     None => Flow::Stop,
                 },
-                () = sleep_until(self.agent_speech_ends.unwrap_or(far)), if self.agent_speech_ends.is_some() => {
-                    self.agent_speech_ends = None;
-                    self.emit(TransportEvent::PlaybackFinished).await
-                }
+                () = sleep_until(speech_ends.unwrap_or(far)), if speech_ends.is_some() => self.finish_utterance().await,
                 () = sleep_until(self.caller_speech.as_ref().map_or(far, |(at, _)| *at)), if self.caller_speech.is_some() => {
                     let text = self.caller_speech.take().map(|(_, text)| text).unwrap_or_default();
                     self.awaiting_reply = Some(reply_deadline(self.clock, Instant::now()));
@@ -181,18 +204,43 @@ impl FarEnd {
         }
     }
 
+    /// Starts the next queued utterance, if nothing is playing.
+    async fn play_next(&mut self) -> Flow {
+        if self.playing.is_some() {
+            return Flow::Continue;
+        }
+        let Some((utterance, text)) = self.queued.pop_front() else { return Flow::Continue };
+        let started = Instant::now();
+        let ends = started + self.clock.wall(timing::speech(&text));
+        self.playing = Some(Playing { utterance, text, started, ends });
+        self.emit(TransportEvent::PlaybackStarted(utterance)).await
+    }
+
+    async fn finish_utterance(&mut self) -> Flow {
+        let Some(done) = self.playing.take() else { return Flow::Continue };
+        if let Flow::Stop = self.emit(TransportEvent::PlaybackFinished(done.utterance)).await {
+            return Flow::Stop;
+        }
+        self.play_next().await
+    }
+
     async fn on_action(&mut self, action: TransportAction) -> Flow {
         match action {
-            TransportAction::Say(text) => {
+            TransportAction::Say { utterance, text } => {
                 self.awaiting_reply = None;
-                let start = self.agent_speech_ends.unwrap_or_else(Instant::now).max(Instant::now());
-                self.agent_speech_ends = Some(start + self.clock.wall(timing::speech(&text)));
-                self.emit(TransportEvent::PlaybackStarted).await
+                self.queued.push_back((utterance, text));
+                self.play_next().await
             }
             TransportAction::StopSpeaking => {
-                self.agent_speech_ends = None;
-                Flow::Continue
+                self.queued.clear();
+                let stopped = self.playing.take().map(|p| {
+                    let heard = heard_chars(&p.text, p.started.elapsed(), p.ends - p.started);
+                    (p.utterance, heard)
+                });
+                let (utterance, heard_chars) = stopped.map_or((None, 0), |(u, h)| (Some(u), h));
+                self.emit(TransportEvent::PlaybackStopped { utterance, heard_chars }).await
             }
+            TransportAction::Listen => Flow::Continue,
             TransportAction::Transfer(destination) => match transfer_failure(&destination) {
                 Some(reason) => self.emit(TransportEvent::TransferFailed { reason: reason.into() }).await,
                 None => {
@@ -221,7 +269,7 @@ impl FarEnd {
     async fn take_step(&mut self) -> Flow {
         self.next_step = None;
         let speaks = matches!(self.steps.front(), Some(CallerStep::Say { .. } | CallerStep::Dtmf { .. }));
-        if speaks && self.agent_speech_ends.is_some() {
+        if speaks && self.agent_speaking() {
             // Wait for the agent to finish; the step is re-armed when idle.
             return Flow::Continue;
         }
@@ -261,5 +309,14 @@ mod tests {
         let now = Instant::now();
         assert_eq!(reply_deadline(CallClock::new(1.0), now) - now, Duration::from_secs(5));
         assert_eq!(reply_deadline(CallClock::new(100.0), now) - now, timing::MIN_WALL_PATIENCE);
+    }
+
+    #[test]
+    fn a_listener_hears_the_words_spoken_so_far() {
+        let text = "Your policy covers water damage.";
+        let length = Duration::from_secs(5);
+        assert_eq!(heard_chars(text, Duration::ZERO, length), 0);
+        assert_eq!(heard_chars(text, Duration::from_secs(2), length), "Your policy".len());
+        assert_eq!(heard_chars(text, Duration::from_secs(9), length), text.len());
     }
 }

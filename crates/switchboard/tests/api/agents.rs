@@ -2,7 +2,7 @@
 //! audit log, tenant isolation, voices.
 
 use serde_json::{Value, json};
-use switchboard_runtime::LiveCall;
+use switchboard_runtime::call::LiveCall;
 
 use crate::common::{TestServer, assert_error};
 
@@ -148,17 +148,19 @@ async fn patch_changes_only_the_fields_sent() {
 async fn delete_is_refused_while_the_agent_has_a_live_call() {
     let s = TestServer::start().await;
     let id = s.create_agent(json!({"name": "Busy"})).await;
-    s.state.engine.live().insert(LiveCall {
+    let (control, _commands) = tokio::sync::mpsc::channel(1);
+    let live = LiveCall {
         call_id: "call_live".into(),
         org_id: s.boot.org_id.clone(),
         project_id: s.boot.project_id.clone(),
         agent_id: id.clone(),
         started_at: 0,
         answered_at: None,
-    });
+    };
+    assert!(s.state.calls.directory().admit(live, control, None));
     let refused = s.delete(&format!("/v1/agents/{id}")).await;
     assert_error(&refused, 409, "AGENT_HAS_ACTIVE_CALLS");
-    s.state.engine.live().remove("call_live");
+    s.state.calls.directory().remove("call_live");
     let deleted = s.delete(&format!("/v1/agents/{id}")).await;
     assert_eq!(deleted.status, 204);
     assert_error(&s.get(&format!("/v1/agents/{id}")).await, 404, "NOT_FOUND");

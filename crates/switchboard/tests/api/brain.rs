@@ -86,9 +86,8 @@ async fn the_model_calls_server_tools_and_ends_the_call() {
     let turn = &c["latency_data"]["turns"][0];
     assert_eq!(turn["turn"], 1);
     assert!(turn["llm_ttfb_ms"].as_u64() <= turn["tts_start_ms"].as_u64(), "{turn}");
-    // What the platform itself added is measured in µs on model turns.
-    assert!(turn["platform_us"]["to_llm_request"].as_u64().is_some(), "{turn}");
-    assert!(turn["platform_us"]["last_token_to_say"].as_u64().is_some(), "{turn}");
+    // The turn is timed to the first audio the caller heard.
+    assert!(turn["tts_start_ms"].as_u64() <= turn["tts_ttfb_ms"].as_u64(), "{turn}");
 
     // What the model was sent: prompt, greeting, caller, tools; then the tool result.
     let requests = llm.requests();

@@ -138,12 +138,31 @@ async fn a_slow_server_url_is_given_five_seconds() {
     let s = server().await;
     let (agent, _) = agent_for(&s, &peer).await;
     let started = std::time::Instant::now();
-    let call = s.inbound_call(&agent, json!([{"say": "Hello?"}, {"hangup": true}])).await;
+    // The caller stays on the line past the timeout (5.5 s of real time at 100x).
+    let call = s.inbound_call(&agent, json!([{"wait": 550}, {"say": "Hello?"}, {"hangup": true}])).await;
     let c = s.finished_call(&call).await;
     assert_eq!(c["config_source"], "agent_fallback");
     assert_eq!(c["server_url_error"], "server_url timed out after 5s");
     assert!(started.elapsed() < Duration::from_secs(8), "the call did not wait for the slow answer");
     assert_eq!(c["transcript"][0]["content"], "Hello from the agent.");
+}
+
+#[tokio::test]
+async fn a_caller_who_hangs_up_during_call_started_ends_the_call_at_once() {
+    let peer = ServerUrlPeer::start(Answer::Delayed(Duration::from_secs(8), Box::new(Answer::Json(json!({}))))).await;
+    let s = server().await;
+    let (agent, _) = agent_for(&s, &peer).await;
+    let started = std::time::Instant::now();
+    let call = s.inbound_call(&agent, json!([{"say": "Hello?"}, {"hangup": true}])).await;
+    let c = s.finished_call(&call).await;
+    assert!(started.elapsed() < Duration::from_secs(4), "the call did not wait for call.started");
+    assert_eq!(c["ended_reason"], "caller-hangup");
+    assert_eq!(c["config_source"], "agent_fallback");
+    assert_eq!(c["server_url_error"], "the call ended before the server_url answered");
+    assert_eq!(
+        c["transcript"][0],
+        json!({"role": "user", "content": "Hello?", "timestamp": c["transcript"][0]["timestamp"]})
+    );
 }
 
 #[tokio::test]

@@ -5,9 +5,8 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use switchboard_domain::call::{CallCost, CallStatus, Direction, Disposition, EndedReason};
+use switchboard_domain::call::{CallCost, CallRecord, CallStatus, Direction, Disposition, EndedReason, Ringing};
 use switchboard_domain::ids::IdKind;
-use switchboard_store::calls::{CallEnd, NewCall};
 
 use crate::common::{Resp, TestServer, assert_error, send};
 
@@ -33,43 +32,29 @@ struct Placed<'a> {
 
 async fn place(s: &TestServer, p: Placed<'_>) {
     set_clock(s, p.at);
-    let call = NewCall {
+    let mut call = CallRecord::ringing(Ringing {
         id: IdKind::Call.new_id(),
         org_id: p.org.to_owned(),
         project_id: p.project.to_owned(),
-        agent_id: p.agent.to_owned(),
+        agent_id: Some(p.agent.to_owned()),
         direction: Direction::Inbound,
         from_number: "+31612345678".into(),
         to_number: "+3197010000001".into(),
         rate_per_minute: 150_000,
         recording_enabled: false,
         metadata: json!({}),
-    };
-    let row = s.store().insert_call(&call).await.expect("insert call");
-    let end = CallEnd {
-        status: p.status,
-        disposition: p.disposition,
-        ended_reason: Some(EndedReason::CallerHangup),
-        ended_at: row.started_at + p.seconds * 1000,
-        duration_seconds: p.seconds,
-        cost: p.cost,
-        transfer_duration_seconds: 0,
-        transferred_to: p.transferred_to.map(str::to_owned),
-        has_recording: false,
-        turn_count: 0,
-        tool_call_count: 0,
-        tools_called: Vec::new(),
-        metadata: json!({}),
-        extracted_data: None,
-        transcript: json!([]),
-        latency: json!({"turns": []}),
-        ws_unavailable: false,
-        config_source: "agent".into(),
-        brain: "embedded".into(),
-        server_url_error: None,
-        language: None,
-    };
-    s.store().finish_call(p.project, &row.id, &end).await.expect("finish call");
+        node_id: None,
+        at: s.store().clock().now_ms(),
+    });
+    s.store().insert_call(&call).await.expect("insert call");
+    call.status = p.status;
+    call.disposition = Some(p.disposition);
+    call.ended_reason = Some(EndedReason::CallerHangup);
+    call.ended_at = Some(call.started_at + p.seconds * 1000);
+    call.duration_seconds = p.seconds;
+    call.cost = p.cost;
+    call.transferred_to = p.transferred_to.map(str::to_owned);
+    s.store().finish_call(&call).await.expect("finish call");
 }
 
 fn cost(centi_minutes: i64, call: i64, recording: i64, transfer: i64, discount: i64) -> CallCost {

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use switchboard_domain::call::EndedReason;
 use switchboard_domain::ivr::{IvrAction, IvrInput, IvrMenu, IvrOption};
-use tokio::time::Instant;
 
 use super::Session;
 
@@ -16,9 +15,9 @@ pub(super) struct IvrState {
     menu: IvrMenu,
     /// Prompts played without a valid choice.
     misses: u32,
-    /// When the caller's time to choose runs out; armed once the prompt has
-    /// been played.
-    pub(super) deadline: Option<Instant>,
+    /// When the caller's time to choose runs out (real time since the
+    /// session started); armed once the prompt has been played.
+    pub(super) deadline: Option<Duration>,
 }
 
 impl IvrState {
@@ -29,19 +28,20 @@ impl IvrState {
 
 impl Session {
     /// Plays the current menu's prompt.
-    pub(super) async fn play_menu(&mut self) {
+    pub(super) fn play_menu(&mut self) {
         let Some(prompt) = self.ivr.as_ref().map(|state| state.menu.prompt.clone()) else { return };
         if let Some(state) = &mut self.ivr {
             state.deadline = None;
         }
-        self.say(prompt).await;
+        self.say(&prompt);
     }
 
     /// The prompt finished: the caller's time to choose starts.
     pub(super) fn arm_menu(&mut self) {
-        let clock = self.spec.clock;
+        let Some(seconds) = self.ivr.as_ref().map(|state| state.menu.timeout_seconds) else { return };
+        let deadline = self.deadline(Duration::from_secs(seconds));
         if let Some(state) = &mut self.ivr {
-            state.deadline = Some(clock.deadline(Duration::from_secs(state.menu.timeout_seconds)));
+            state.deadline = Some(deadline);
         }
     }
 
@@ -54,11 +54,11 @@ impl Session {
     }
 
     /// A digit or an utterance while the menu is active.
-    pub(super) async fn ivr_input(&mut self, input: IvrInput<'_>) {
+    pub(super) fn ivr_input(&mut self, input: IvrInput<'_>) {
         let Some(state) = &self.ivr else { return };
         let Some(option) = state.menu.choose(input).cloned() else {
             let message = state.menu.invalid_message().to_owned();
-            self.missed(Some(message)).await;
+            self.missed(Some(message));
             return;
         };
         let choice = match input {
@@ -67,77 +67,72 @@ impl Session {
         };
         self.ivr_path
             .push(json!({"option": option.digit.clone().or_else(|| option.words.first().cloned()), "input": choice}));
-        self.choose(option).await;
+        self.choose(option);
     }
 
     /// No valid choice in time (or a wrong one): repeat, or give up on the menu.
-    pub(super) async fn missed(&mut self, message: Option<String>) {
+    pub(super) fn missed(&mut self, message: Option<String>) {
         let Some(state) = &mut self.ivr else { return };
         state.misses += 1;
         state.deadline = None;
         if state.misses > state.menu.max_repeats {
-            self.leave_menu(None).await;
+            self.leave_menu(None);
             return;
         }
         if let Some(message) = message {
-            self.say(message).await;
+            self.say(&message);
         }
-        self.play_menu().await;
+        self.play_menu();
     }
 
-    async fn choose(&mut self, option: IvrOption) {
+    fn choose(&mut self, option: IvrOption) {
         match option.action {
             IvrAction::Say => {
                 if let Some(text) = option.say {
-                    self.say(text).await;
+                    self.say(&text);
                 }
                 if let Some(state) = &mut self.ivr {
                     state.misses = 0;
                 }
-                self.play_menu().await;
+                self.play_menu();
             }
             IvrAction::Submenu => {
                 if let Some(text) = option.say {
-                    self.say(text).await;
+                    self.say(&text);
                 }
                 if let Some(menu) = option.menu {
                     self.ivr = Some(IvrState::new(*menu));
                 }
-                self.play_menu().await;
+                self.play_menu();
             }
             IvrAction::Transfer => {
                 self.ivr = None;
                 if let Some(text) = option.say {
-                    self.say(text).await;
+                    self.say(&text);
                 }
                 if let Some(destination) = option.destination {
-                    self.begin_transfer(destination, None).await;
+                    self.begin_transfer(destination, None);
                 }
             }
             IvrAction::Hangup => {
                 self.ivr = None;
                 match option.say {
                     Some(text) => {
-                        self.say(text).await;
+                        self.say(&text);
                         self.hang_up_when_done = true;
                     }
-                    None => self.end_by_agent(EndedReason::AgentHangup).await,
+                    None => self.end_by_agent(EndedReason::AgentHangup),
                 }
             }
-            IvrAction::Agent => self.leave_menu(option.say).await,
+            IvrAction::Agent => self.leave_menu(option.say),
         }
     }
 
     /// Hands the call to the AI, which greets the caller (`say` or its greeting).
-    async fn leave_menu(&mut self, say: Option<String>) {
+    fn leave_menu(&mut self, say: Option<String>) {
         self.ivr = None;
         let greeting = say.unwrap_or_else(|| self.brain.greeting());
         self.engage_brain(&greeting);
-        self.say(greeting).await;
-    }
-
-    /// The IVR choices made, for the call's metadata.
-    pub(super) fn ivr_record(&self) -> Option<Value> {
-        (!self.ivr_path.is_empty()).then(|| Value::Array(self.ivr_path.clone()))
+        self.say(&greeting);
     }
 }

@@ -1,62 +1,148 @@
-//! The call session: one task per call that owns its state, reacts to transport
-//! events and API commands, and records the call truthfully when it ends.
+//! The call session, sans-io: the rules of one call as a state machine. It is
+//! fed transport events, commands, the results of its slow work and the
+//! passing of time ([`Input`]), and answers with [`Effect`]s for its driver to
+//! carry out (speak, emit an event, start or cancel a job, answer a command).
+//!
+//! Nothing here waits. The model's turn, `call.started`, server_url tools and
+//! knowledge searches are jobs the driver runs beside the session; their
+//! results come back as inputs, so a barge-in, a hang-up or an `end` command
+//! acts at once even while a reply is still streaming.
 
-mod extract;
 mod ivr;
+pub mod speech;
 mod turn;
+
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use switchboard_domain::agent::{AgentSettings, VoicemailAction};
-use switchboard_domain::call::{CallStatus, Disposition, EndedReason, price_call};
+use switchboard_domain::call::{
+    Brain, CallRecord, CallStatus, ConfigSource, Disposition, EndedReason, GatherResult, GatherStatus, TranscriptLine,
+    TurnLatency, price_call,
+};
+use switchboard_domain::events::EventType;
 use switchboard_domain::ivr::IvrInput;
+use switchboard_domain::memory::learned::Learned;
 use switchboard_domain::money::Micros;
-use switchboard_domain::server_url::{CallConfig, CallStarted, ToolDef, TranscriptUpdated};
+use switchboard_domain::server_url::{CallConfig, ToolCallRequest, ToolCallResponse, ToolDef};
+use switchboard_domain::time::iso;
+use switchboard_store::memory::MemoryContext;
 
 use self::ivr::IvrState;
-use switchboard_store::Store;
-use switchboard_store::calls::{CallEnd, CallRow};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, sleep_until};
-
+use self::speech::{LineId, Speech, Tag};
+use self::turn::Turn;
+use super::UtteranceId;
+use super::conversation::{Conversation, Offer};
 use super::embedded::{EmbeddedBrain, Reply};
-use super::event_sink::{CallIds, EventSink};
-use super::llm_brain::LlmBrain;
-use super::memory::{CallerMemory, extracted_variables, welcome};
+use super::memory::{CallerMemory, welcome};
 use super::{CallClock, CallCommand, ControlError, GatherRequest, NotConnected, TransportAction, TransportEvent};
-use crate::registry::LiveCalls;
-use crate::server_url::{ServerUrl, TranscriptFeed};
-use switchboard_domain::events::EventType;
-use switchboard_domain::memory::learned::Learned;
+use crate::llm::{ChatOutcome, ChatRequest};
+use crate::server_url::ServerUrlError;
 
-/// Everything a session needs to know before the call connects.
-pub struct SessionSpec {
-    /// The caller as caller memory knows them, when memory is on.
-    pub memory: Option<CallerMemory>,
-    pub org_id: String,
-    pub call_id: String,
-    pub project_id: String,
-    pub agent_id: String,
-    pub agent: AgentSettings,
-    pub rate_per_minute: Micros,
-    /// The org's balance when the call started: the call ends before it costs more.
-    pub balance: Micros,
-    pub metadata: Value,
-    pub clock: CallClock,
-    /// The agent's server_url and the `call.started` it is sent, if it has one.
-    pub server: Option<(ServerUrl, CallStarted)>,
-    /// The language model, when one is configured; otherwise the embedded brain runs.
-    pub llm: Option<LlmBrain>,
-    /// The agent's knowledge bases, for the embedded brain's answers.
-    pub knowledge: Option<crate::knowledge::retrieval::KnowledgeSearch>,
+/// A moment of the call as the driver reads its clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Real time since the session started.
+    pub elapsed: Duration,
+    /// Epoch milliseconds, for what is stored and shown.
+    pub epoch_ms: i64,
 }
 
-/// The channels between a session, its transport and the API.
-pub struct SessionIo {
-    pub events: mpsc::Receiver<TransportEvent>,
-    pub actions: mpsc::Sender<TransportAction>,
-    pub commands: mpsc::Receiver<CallCommand>,
+/// A job the session started, to match its results.
+pub type JobId = u64;
+/// A command waiting for its answer.
+pub type CommandId = u64;
+
+/// What the session is told.
+#[derive(Debug)]
+pub enum Input {
+    Transport(TransportEvent),
+    /// The transport went away without saying why.
+    TransportGone,
+    Command(CommandId, CallCommand),
+    Job(JobId, JobOutput),
+    /// Time passed: the session checks its deadlines.
+    Timer,
+}
+
+/// Slow work the session hands to its driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// Ask the server_url for the call's configuration (and, when the answer
+    /// names the caller's external ids, recognise the caller again).
+    CallStarted,
+    /// Stream a reply of the model.
+    Model(ChatRequest),
+    /// Run a server_url tool through `tool.call`.
+    ServerTool { request: ToolCallRequest, timeout: Duration },
+    /// Run `knowledge_base_search` for the model with these arguments.
+    KnowledgeSearch(Value),
+    /// Find the knowledge-base answer to what the caller said (embedded brain).
+    KnowledgeAnswer(String),
+}
+
+/// What a job reports; a model job reports tokens, then its end.
+#[derive(Debug)]
+pub enum JobOutput {
+    Configured { answer: Box<Result<CallConfig, ServerUrlError>>, recognised: Option<Box<MemoryContext>> },
+    Token(String),
+    ModelDone(Result<ChatOutcome, String>),
+    ServerTool(Result<ToolCallResponse, ServerUrlError>),
+    ToolResult(String),
+    Answer(Option<String>),
+}
+
+/// What the session asks of its driver.
+#[derive(Debug, PartialEq)]
+pub enum Effect {
+    Act(TransportAction),
+    /// A webhook event of the call (`call_id` and `agent_id` are added).
+    Emit(EventType, Value),
+    /// A transcript line became final: for the server_url's `transcript.updated`.
+    Transcript(TranscriptLine),
+    Run(JobId, Job),
+    Cancel(JobId),
+    Reply(CommandId, Result<(), ControlError>),
+    /// The call was answered at this epoch ms.
+    Answered(i64),
+}
+
+/// Everything a session needs before the call connects.
+pub struct SessionSpec {
+    /// The call as stored when it started ringing.
+    pub record: CallRecord,
+    pub agent: AgentSettings,
+    pub clock: CallClock,
+    /// The org's balance: the call ends before it costs more.
+    pub balance: Micros,
+    /// The caller as caller memory knows them, when memory is on.
+    pub memory: Option<CallerMemory>,
+    /// Whether the agent's server_url is asked for the configuration.
+    pub server_url: bool,
+    /// The model's temperature when a model answers; `None` runs the embedded brain.
+    pub model: Option<Option<f64>>,
+    /// Whether the agent has knowledge bases.
+    pub knowledge: bool,
+    /// Whether silence, the duration limit and the balance may end the call
+    /// (test sessions have none of them).
+    pub limits: bool,
+}
+
+/// A finished session: the call record to store and what the driver still
+/// does with it (extraction, caller memory).
+pub struct Finished {
+    pub record: CallRecord,
+    pub learned: Learned,
+    pub memory: Option<CallerMemory>,
+    /// The extraction schema from `call.started`, if any.
+    pub extraction: Option<Value>,
+    /// What the call collected, for extraction without a model.
+    pub collected: Map<String, Value>,
+    /// Whether the call was answered.
+    pub answered: bool,
 }
 
 /// How a call ended, before it is priced and stored.
@@ -70,6 +156,18 @@ struct Ending {
 impl Ending {
     const fn answered(reason: EndedReason) -> Self {
         Ending { status: CallStatus::Completed, disposition: Disposition::Answered, reason: Some(reason) }
+    }
+
+    const fn transferred() -> Self {
+        Ending {
+            status: CallStatus::Completed,
+            disposition: Disposition::Transferred,
+            reason: Some(EndedReason::Transfer),
+        }
+    }
+
+    const fn canceled(reason: Option<EndedReason>) -> Self {
+        Ending { status: CallStatus::Canceled, disposition: Disposition::NoAnswer, reason }
     }
 
     const fn not_connected(outcome: NotConnected) -> Self {
@@ -92,178 +190,98 @@ impl Ending {
     }
 }
 
-/// Latency of one turn, in wall milliseconds from the caller's final transcript.
-#[derive(Debug, Clone)]
-struct TurnTiming {
-    number: i64,
-    started: Instant,
-    ts: i64,
-    llm_ttfb_ms: u64,
-    tts_start_ms: u64,
-    /// What the platform itself added, in µs, on model turns: final transcript
-    /// → model request sent, and last token → say action sent.
-    platform_us: Option<(u64, u64)>,
+/// Where the call is before its conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ringing,
+    /// Answered; waiting for `call.started` before the greeting.
+    Configuring(JobId),
+    Live,
+}
+
+/// Caller input held while the call is being configured.
+#[derive(Debug)]
+enum Deferred {
+    Utterance(String),
+    Digit(char),
 }
 
 /// A transfer asked for and not yet settled.
 struct PendingTransfer {
     destination: String,
-    reply: Option<oneshot::Sender<Result<(), ControlError>>>,
+    reply: Option<CommandId>,
 }
 
 /// A DTMF collection in progress.
 struct ActiveGather {
     request: GatherRequest,
     digits: String,
-    deadline: Instant,
+    deadline: Duration,
 }
 
+/// The first playback of a turn's answer, awaited to time the turn.
+struct LatencyProbe {
+    utterance: UtteranceId,
+    turn: i64,
+    heard: Now,
+    llm_ttfb_ms: u64,
+    tts_start_ms: u64,
+}
+
+/// Said when the model cannot be reached or fails mid-turn.
+pub const APOLOGY: &str = "I'm sorry, I'm having trouble answering right now. Could you say that again?";
+
 /// The state of one call.
-struct Session {
-    spec: SessionSpec,
-    store: Store,
-    live: LiveCalls,
-    actions: mpsc::Sender<TransportAction>,
+pub struct Session {
+    record: CallRecord,
+    agent: AgentSettings,
+    clock: CallClock,
+    balance: Micros,
+    memory: Option<CallerMemory>,
+    server_url: bool,
+    knowledge: bool,
+    limits: bool,
+    now: Now,
+    out: Vec<Effect>,
+    next_job: JobId,
+    jobs: Vec<JobId>,
+    phase: Phase,
+    /// Real time of the answer, since the session started.
+    answered: Option<Duration>,
+    speech: Speech,
     brain: EmbeddedBrain,
-    answered: Option<Instant>,
-    transcript: Vec<Value>,
-    turns: Vec<Value>,
-    turn_count: i64,
-    speaking: bool,
-    pending_turn: Option<TurnTiming>,
-    silence_deadline: Option<Instant>,
+    conversation: Option<Conversation>,
+    turn: Option<Turn>,
+    next_tag: Tag,
+    /// The model message each tag's speech went into, to correct it after an interruption.
+    said_messages: Vec<(Tag, usize)>,
+    probes: Vec<LatencyProbe>,
+    /// Caller input that arrived before the greeting, handled after it.
+    deferred: Vec<Deferred>,
+    silence_deadline: Option<Duration>,
     /// When the duration limit falls, and the limit in call time.
-    limit_deadline: Option<(Instant, Duration)>,
+    limit: Option<(Duration, Duration)>,
     /// Set when the limit ended the call: it lasted exactly the limit, however
-    /// late a busy machine ran the timer.
+    /// late the timer ran.
     cut_at_limit: Option<Duration>,
     hang_up_when_done: bool,
     gather: Option<ActiveGather>,
-    gather_results: Vec<Value>,
+    gather_results: Vec<GatherResult>,
     transfer: Option<PendingTransfer>,
     /// Where the call was transferred to, and after how much call time.
     transferred: Option<(String, Duration)>,
     transfer_seconds: i64,
     voicemail: bool,
     ending: Option<Ending>,
-    /// `agent`, `server_url`, or `agent_fallback` when the server_url failed.
-    config_source: &'static str,
-    server_url_error: Option<String>,
-    transcripts: Option<TranscriptFeed>,
-    server: Option<ServerUrl>,
-    /// Webhook events of the call as it runs.
-    events: EventSink,
     /// Whether the server_url's `call.started` answer set the first message.
     server_greeting: bool,
-    /// Tools the server_url offered in `call.started`.
     server_tools: Vec<ToolDef>,
-    llm: Option<LlmBrain>,
-    tool_call_count: i64,
-    tools_called: Vec<String>,
-    /// The IVR menu the caller is in, if any.
     ivr: Option<IvrState>,
-    /// Every IVR choice, in order.
     ivr_path: Vec<Value>,
-    /// The schema of data to extract after the call, from `call.started`.
     extraction: Option<Value>,
-    /// What the call learned about its caller, saved to memory at the end.
     learned: Learned,
-}
-
-/// Runs a call from ringing to its stored end. Returns the stored call.
-pub async fn run(
-    spec: SessionSpec,
-    io: SessionIo,
-    store: Store,
-    live: LiveCalls,
-) -> switchboard_store::Result<CallRow> {
-    let SessionIo { mut events, actions, mut commands } = io;
-    let mut spec = spec;
-    let llm = spec.llm.take();
-    let brain = EmbeddedBrain::new(&spec.agent.name, spec.agent.first_message.as_deref(), spec.agent.end_call_enabled);
-    let ids = CallIds {
-        org_id: spec.org_id.clone(),
-        project_id: spec.project_id.clone(),
-        agent_id: spec.agent_id.clone(),
-        call_id: spec.call_id.clone(),
-    };
-    let events_out = EventSink::start(store.clone(), ids);
-    let mut session = Session {
-        events: events_out,
-        server_greeting: false,
-        spec,
-        store,
-        live,
-        actions,
-        brain,
-        answered: None,
-        transcript: Vec::new(),
-        turns: Vec::new(),
-        turn_count: 0,
-        speaking: false,
-        pending_turn: None,
-        silence_deadline: None,
-        limit_deadline: None,
-        cut_at_limit: None,
-        hang_up_when_done: false,
-        gather: None,
-        gather_results: Vec::new(),
-        transfer: None,
-        transferred: None,
-        transfer_seconds: 0,
-        voicemail: false,
-        ending: None,
-        config_source: "agent",
-        server_url_error: None,
-        transcripts: None,
-        server: None,
-        server_tools: Vec::new(),
-        llm,
-        tool_call_count: 0,
-        tools_called: Vec::new(),
-        ivr: None,
-        ivr_path: Vec::new(),
-        extraction: None,
-        learned: Learned::default(),
-    };
-    let far = Instant::now() + Duration::from_secs(86_400 * 365);
-    while session.ending.is_none() {
-        let silence = session.silence_deadline.unwrap_or(far);
-        let limit = session.limit_deadline.map_or(far, |(at, _)| at);
-        let gather = session.gather.as_ref().map_or(far, |g| g.deadline);
-        let menu = session.ivr.as_ref().and_then(|m| m.deadline).unwrap_or(far);
-        tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => session.on_event(event).await?,
-                None => session.on_transport_gone(),
-            },
-            Some(command) = commands.recv() => session.on_command(command).await,
-            () = sleep_until(silence), if session.silence_deadline.is_some() => {
-                session.end_by_agent(EndedReason::SilenceTimeout).await;
-            }
-            () = sleep_until(limit), if session.limit_deadline.is_some() => {
-                session.cut_at_limit = session.limit_deadline.map(|(_, limit)| limit);
-                session.end_by_agent(EndedReason::MaxDuration).await;
-            }
-            () = sleep_until(gather), if session.gather.is_some() => session.finish_gather("timeout"),
-            () = sleep_until(menu), if session.ivr.as_ref().is_some_and(|m| m.deadline.is_some()) => {
-                session.missed(None).await;
-            }
-        }
-    }
-    // Refuse commands that raced the end.
-    commands.close();
-    while let Ok(command) = commands.try_recv() {
-        refuse(command);
-    }
-    session.finish().await
-}
-
-fn refuse(command: CallCommand) {
-    let reply = match command {
-        CallCommand::End { reply } | CallCommand::Transfer { reply, .. } | CallCommand::Gather { reply, .. } => reply,
-    };
-    reply.send(Err(ControlError::NotInProgress)).ok();
+    /// The agent is waiting for the caller (told to the transport once).
+    idle: bool,
 }
 
 fn round_tenth(seconds: f64) -> f64 {
@@ -271,89 +289,376 @@ fn round_tenth(seconds: f64) -> f64 {
 }
 
 impl Session {
-    fn since_answer(&self) -> Duration {
-        self.answered.map_or(Duration::ZERO, |at| self.spec.clock.elapsed(at))
-    }
-
-    async fn act(&self, action: TransportAction) {
-        // A transport that is gone has ended the call; its end event decides.
-        self.actions.send(action).await.ok();
-    }
-
-    /// Adds an utterance to the transcript and tells the server_url.
-    fn record_utterance(&mut self, role: &str, content: &str) {
-        let timestamp = round_tenth(self.since_answer().as_secs_f64());
-        self.transcript.push(json!({"role": role, "content": content, "timestamp": timestamp}));
-        let data = json!({"role": role, "content": content, "timestamp": timestamp});
-        self.events.emit(EventType::TranscriptUpdated, data);
-        if let Some(feed) = &self.transcripts {
-            feed.send(TranscriptUpdated {
-                event: "transcript.updated".into(),
-                call_id: self.spec.call_id.clone(),
-                agent_id: self.spec.agent_id.clone(),
-                role: role.into(),
-                content: content.into(),
-                timestamp,
-            });
+    pub fn new(spec: SessionSpec) -> Self {
+        let agent = spec.agent;
+        let brain = EmbeddedBrain::new(&agent.name, agent.first_message.as_deref(), agent.end_call_enabled);
+        let mut record = spec.record;
+        record.brain = if spec.model.is_some() { Brain::Llm } else { Brain::Embedded };
+        record.config_source = ConfigSource::Agent;
+        Session {
+            record,
+            clock: spec.clock,
+            balance: spec.balance,
+            memory: spec.memory,
+            server_url: spec.server_url,
+            knowledge: spec.knowledge,
+            limits: spec.limits,
+            now: Now { elapsed: Duration::ZERO, epoch_ms: 0 },
+            out: Vec::new(),
+            next_job: 0,
+            jobs: Vec::new(),
+            phase: Phase::Ringing,
+            answered: None,
+            speech: Speech::default(),
+            brain,
+            conversation: spec.model.map(Conversation::new),
+            turn: None,
+            next_tag: 0,
+            said_messages: Vec::new(),
+            probes: Vec::new(),
+            deferred: Vec::new(),
+            silence_deadline: None,
+            limit: None,
+            cut_at_limit: None,
+            hang_up_when_done: false,
+            gather: None,
+            gather_results: Vec::new(),
+            transfer: None,
+            transferred: None,
+            transfer_seconds: 0,
+            voicemail: false,
+            ending: None,
+            server_greeting: false,
+            server_tools: Vec::new(),
+            ivr: None,
+            ivr_path: Vec::new(),
+            extraction: None,
+            learned: Learned::default(),
+            idle: false,
+            agent,
         }
     }
 
-    /// Says something and writes it in the transcript.
-    async fn say(&mut self, text: String) {
-        self.record_utterance("assistant", &text);
-        self.speak(text).await;
+    /// The call's id.
+    pub fn call_id(&self) -> &str {
+        &self.record.id
     }
 
-    /// Has the transport speak; the caller records the transcript.
-    async fn speak(&mut self, text: String) {
-        self.speaking = true;
+    /// The project the call belongs to.
+    pub fn project_id(&self) -> &str {
+        &self.record.project_id
+    }
+
+    /// Whether the call has ended; the driver then calls [`Session::finish`].
+    pub fn is_over(&self) -> bool {
+        self.ending.is_some()
+    }
+
+    /// The effects produced since the last call.
+    pub fn effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The next moment (real time since the start) the session must be woken
+    /// with [`Input::Timer`].
+    pub fn next_deadline(&self) -> Option<Duration> {
+        [
+            self.silence_deadline,
+            self.limit.map(|(at, _)| at),
+            self.gather.as_ref().map(|g| g.deadline),
+            self.ivr.as_ref().and_then(|m| m.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Handles one input at `now`.
+    pub fn handle(&mut self, now: Now, input: Input) {
+        self.now = now;
+        if self.ending.is_some() {
+            // Only commands still get an answer once the call is over.
+            if let Input::Command(id, _) = input {
+                self.reply(id, Err(ControlError::NotInProgress));
+            }
+            return;
+        }
+        match input {
+            Input::Transport(event) => self.on_event(event),
+            Input::TransportGone => self.on_transport_gone(),
+            Input::Command(id, command) => self.on_command(id, command),
+            Input::Job(id, output) => self.on_job(id, output),
+            Input::Timer => self.on_timer(),
+        }
+        self.settle();
+    }
+
+    // --- small helpers -------------------------------------------------------
+
+    fn emit(&mut self, event: EventType, data: Value) {
+        self.out.push(Effect::Emit(event, data));
+    }
+
+    fn act(&mut self, action: TransportAction) {
+        self.out.push(Effect::Act(action));
+    }
+
+    fn reply(&mut self, id: CommandId, result: Result<(), ControlError>) {
+        self.out.push(Effect::Reply(id, result));
+    }
+
+    fn run(&mut self, job: Job) -> JobId {
+        self.next_job += 1;
+        let id = self.next_job;
+        self.jobs.push(id);
+        self.out.push(Effect::Run(id, job));
+        id
+    }
+
+    /// A job reported its end (or was cancelled): it is no longer running.
+    fn done(&mut self, id: JobId) {
+        self.jobs.retain(|j| *j != id);
+    }
+
+    fn cancel(&mut self, id: JobId) {
+        if self.jobs.contains(&id) {
+            self.done(id);
+            self.out.push(Effect::Cancel(id));
+        }
+    }
+
+    /// Call time since the answer.
+    fn since_answer(&self) -> Duration {
+        self.answered.map_or(Duration::ZERO, |at| self.clock.call_time(self.now.elapsed.saturating_sub(at)))
+    }
+
+    /// The real-time moment `call_time` from now.
+    fn deadline(&self, call_time: Duration) -> Duration {
+        self.now.elapsed + self.clock.wall(call_time)
+    }
+
+    fn timestamp(&self) -> f64 {
+        round_tenth(self.since_answer().as_secs_f64())
+    }
+
+    /// Reports transcript lines that became final.
+    fn report(&mut self, lines: Vec<TranscriptLine>) {
+        for line in lines {
+            let data = json!({"role": line.role, "content": line.content, "timestamp": line.timestamp});
+            self.emit(EventType::TranscriptUpdated, data);
+            self.out.push(Effect::Transcript(line));
+        }
+    }
+
+    /// Speaks `text` as part of `line`.
+    fn speak_in(&mut self, line: LineId, text: &str, tag: Option<Tag>) -> UtteranceId {
         self.silence_deadline = None;
-        self.act(TransportAction::Say(text)).await;
+        let utterance = self.speech.say(line, text, tag);
+        self.act(TransportAction::Say { utterance, text: text.to_owned() });
+        utterance
+    }
+
+    /// Says `text` as a line of its own.
+    fn say(&mut self, text: &str) {
+        let line = self.speech.open_line(self.timestamp());
+        self.speak_in(line, text, None);
+        let reported = self.speech.close(line);
+        self.report(reported.into_iter().collect());
     }
 
     fn arm_silence(&mut self) {
-        let timeout = Duration::from_secs(self.spec.agent.silence_timeout_seconds.max(1) as u64);
-        self.silence_deadline = Some(self.spec.clock.deadline(timeout));
+        if self.limits && self.answered.is_some() && self.transferred.is_none() {
+            let timeout = Duration::from_secs(self.agent.silence_timeout_seconds.max(1) as u64);
+            self.silence_deadline = Some(self.deadline(timeout));
+        }
     }
 
-    /// Seconds of call this org can still pay for, if it is limited at all.
-    fn affordable_seconds(&self) -> Option<u64> {
-        (self.spec.rate_per_minute > 0)
-            .then(|| (self.spec.balance.max(0) as u128 * 60 / self.spec.rate_per_minute as u128) as u64)
+    /// Whether the agent is doing anything the caller waits for.
+    fn busy(&self) -> bool {
+        self.answered.is_none()
+            || self.phase != Phase::Live
+            || self.speech.speaking()
+            || self.turn.is_some()
+            || self.transferred.is_some()
+            || self.transfer.is_some()
+            || self.hang_up_when_done
+    }
+
+    /// After every input: when the agent has just become idle, it listens,
+    /// and the caller's silence (or the menu's wait) starts counting.
+    fn settle(&mut self) {
+        if self.ending.is_some() {
+            return;
+        }
+        if self.busy() {
+            self.idle = false;
+        } else if !self.idle {
+            self.idle = true;
+            self.act(TransportAction::Listen);
+            if self.ivr.is_some() {
+                self.arm_menu();
+            } else {
+                self.arm_silence();
+            }
+        }
+    }
+
+    // --- the call's life ----------------------------------------------------
+
+    fn on_event(&mut self, event: TransportEvent) {
+        match event {
+            TransportEvent::Answered => self.on_answered(),
+            TransportEvent::Voicemail => self.on_voicemail(),
+            TransportEvent::NotConnected(outcome) => {
+                if self.answered.is_none() {
+                    self.end(Ending::not_connected(outcome));
+                }
+            }
+            TransportEvent::SpeechStarted => self.on_speech_started(),
+            TransportEvent::Transcript { text, is_final } => {
+                if is_final && !text.trim().is_empty() {
+                    self.emit(EventType::SpeechEnded, json!({}));
+                    self.silence_deadline = None;
+                    let line = self.speech.caller_line(&text, self.timestamp());
+                    self.report(vec![line]);
+                    self.on_caller_input(Deferred::Utterance(text));
+                } else if is_final && !self.speech.speaking() {
+                    // Nothing was said after all: the menu's wait goes on.
+                    self.arm_menu();
+                }
+            }
+            TransportEvent::Dtmf(digit) => {
+                self.emit(EventType::CallDtmfReceived, json!({"digits": digit.to_string()}));
+                self.on_caller_input(Deferred::Digit(digit));
+            }
+            TransportEvent::PlaybackStarted(utterance) => self.on_playback_started(utterance),
+            TransportEvent::PlaybackFinished(utterance) => {
+                let lines = self.speech.finished(utterance);
+                self.report(lines);
+                if !self.speech.speaking() {
+                    self.emit(EventType::AiSpeechEnded, json!({}));
+                    if self.hang_up_when_done && self.turn.is_none() {
+                        self.end_by_agent(EndedReason::AgentHangup);
+                    }
+                }
+            }
+            TransportEvent::PlaybackStopped { utterance, heard_chars } => {
+                let was_playing = self.speech.playing();
+                let (lines, heard) = self.speech.stopped(utterance, heard_chars);
+                self.report(lines);
+                self.probes.retain(|p| utterance.is_some_and(|u| p.utterance <= u));
+                for heard in heard {
+                    if let Some((_, index)) = self.said_messages.iter().find(|(tag, _)| *tag == heard.tag)
+                        && let Some(conversation) = &mut self.conversation
+                    {
+                        conversation.correct_assistant(*index, &heard.text);
+                    }
+                }
+                if was_playing {
+                    self.emit(EventType::AiSpeechEnded, json!({}));
+                }
+            }
+            TransportEvent::TransferConnected => self.transfer_connected(),
+            TransportEvent::TransferCompleted { duration_seconds } => {
+                self.transfer_seconds = duration_seconds;
+                self.end(Ending::transferred());
+            }
+            TransportEvent::TransferFailed { reason } => {
+                if let Some(transfer) = self.transfer.take() {
+                    let data = json!({"to": transfer.destination, "reason": reason});
+                    self.emit(EventType::TransferFailed, data);
+                    if let Some(reply) = transfer.reply {
+                        self.reply(reply, Err(ControlError::TransferFailed(reason)));
+                    }
+                }
+                self.arm_silence();
+            }
+            TransportEvent::HungUp => self.on_caller_hung_up(),
+        }
     }
 
     /// The call is connected: its clock starts now.
     fn start_clock(&mut self) {
-        self.answered = Some(Instant::now());
-        self.live.mark_answered(&self.spec.call_id, self.store.clock().now_ms());
+        self.answered = Some(self.now.elapsed);
+        self.record.answered_at = Some(self.now.epoch_ms);
+        self.out.push(Effect::Answered(self.now.epoch_ms));
     }
 
-    /// Asks the server_url for this call's configuration; on any failure the
-    /// agent's stored configuration stays, and the call records why.
-    async fn configure(&mut self) {
-        let Some((server, body)) = self.spec.server.take() else { return };
-        self.transcripts = Some(server.transcript_feed());
-        let answer = server.call_started(&body).await;
-        self.server = Some(server);
+    fn on_answered(&mut self) {
+        if self.answered.is_some() {
+            return;
+        }
+        self.start_clock();
+        if self.server_url {
+            let job = self.run(Job::CallStarted);
+            self.phase = Phase::Configuring(job);
+        } else {
+            self.go_live();
+        }
+    }
+
+    /// The configuration is settled: arm the duration limit, greet (or play
+    /// the menu), then handle what the caller said meanwhile.
+    fn go_live(&mut self) {
+        self.phase = Phase::Live;
+        self.arm_limit();
+        if self.ivr.is_some() {
+            self.play_menu();
+        } else {
+            let greeting = self.brain.greeting();
+            // A recognised caller is greeted by name, unless the server_url
+            // chose the first message itself.
+            let named = self.memory.as_ref().and_then(CallerMemory::name);
+            let greeting = match named {
+                Some(name) if !self.server_greeting => welcome(name, &greeting),
+                _ => greeting,
+            };
+            self.engage_brain(&greeting);
+            self.say(&greeting);
+        }
+        for input in std::mem::take(&mut self.deferred) {
+            self.on_caller_input(input);
+        }
+    }
+
+    /// Arms the duration limit: the agent's max_duration, or less where the
+    /// org's credit runs out.
+    fn arm_limit(&mut self) {
+        let Some(answered) = self.answered.filter(|_| self.limits) else { return };
+        let max = self.agent.max_duration.max(1) as u64;
+        let seconds = self.affordable_seconds().map_or(max, |affordable| affordable.clamp(1, max));
+        let limit = Duration::from_secs(seconds);
+        self.limit = Some((answered + self.clock.wall(limit), limit));
+    }
+
+    /// Seconds of call this org can still pay for, if it is limited at all.
+    fn affordable_seconds(&self) -> Option<u64> {
+        let rate = self.record.rate_per_minute;
+        (rate > 0).then(|| (self.balance.max(0) as u128 * 60 / rate as u128) as u64)
+    }
+
+    fn on_configured(&mut self, answer: Result<CallConfig, ServerUrlError>, recognised: Option<MemoryContext>) {
         match answer {
             Ok(config) => {
-                self.config_source = "server_url";
+                self.record.config_source = ConfigSource::ServerUrl;
                 self.apply(config);
-                if let Some(memory) = self.spec.memory.as_mut().filter(|_| !self.learned.external_ids.is_empty()) {
-                    memory.recognise_again(&self.store, &self.learned.external_ids).await;
+                if let (Some(memory), Some(context)) = (&mut self.memory, recognised) {
+                    memory.external_ids.extend(self.learned.external_ids.clone());
+                    memory.context = context;
                 }
             }
             Err(err) => {
-                tracing::info!(call_id = self.spec.call_id, error = %err, "call.started failed; using the agent");
-                self.config_source = "agent_fallback";
-                self.server_url_error = Some(err.to_string());
+                tracing::info!(call_id = self.record.id, error = %err, "call.started failed; using the agent");
+                self.record.config_source = ConfigSource::AgentFallback;
+                self.record.server_url_error = Some(err.to_string());
             }
         }
+        self.go_live();
     }
 
     /// Applies a `call.started` answer over the agent's stored values.
     fn apply(&mut self, config: CallConfig) {
-        let agent = &mut self.spec.agent;
+        let agent = &mut self.agent;
         if let Some(message) = config.first_message {
             agent.first_message = Some(message);
             self.server_greeting = true;
@@ -383,408 +688,367 @@ impl Session {
         if let Some(memory) = &config.memory {
             self.learned.absorb(memory);
         }
-        if let (Some(Value::Object(extra)), Value::Object(metadata)) = (config.metadata, &mut self.spec.metadata) {
+        self.brain = EmbeddedBrain::new(&agent.name, agent.first_message.as_deref(), agent.end_call_enabled);
+        self.merge_metadata(config.metadata);
+    }
+
+    fn merge_metadata(&mut self, extra: Option<Value>) {
+        if let (Some(Value::Object(extra)), Value::Object(metadata)) = (extra, &mut self.record.metadata) {
             metadata.extend(extra);
         }
-        self.brain = EmbeddedBrain::new(&agent.name, agent.first_message.as_deref(), agent.end_call_enabled);
     }
 
-    /// Gives the AI the conversation so far: the configured prompt and tools,
-    /// and the greeting it is about to say.
+    /// Gives the model the conversation so far: the configured prompt and
+    /// tools, and the greeting it is about to say.
     fn engage_brain(&mut self, greeting: &str) {
-        if let Some(llm) = &mut self.llm {
-            let agent = &self.spec.agent;
-            let tools = std::mem::take(&mut self.server_tools);
-            let remembered = self.spec.memory.as_ref().and_then(CallerMemory::prompt);
-            let prompt = match (agent.system_prompt.as_deref(), remembered) {
-                (Some(prompt), Some(memory)) => Some(format!("{prompt}\n\n{memory}")),
-                (prompt, memory) => memory.or(prompt.map(str::to_owned)),
-            };
-            llm.configure(prompt.as_deref(), tools, agent.end_call_enabled, greeting);
-            llm.offer_remember(self.spec.memory.is_some());
-        }
+        let Some(conversation) = &mut self.conversation else { return };
+        let remembered = self.memory.as_ref().and_then(CallerMemory::prompt);
+        let prompt = match (self.agent.system_prompt.as_deref(), remembered) {
+            (Some(prompt), Some(memory)) => Some(format!("{prompt}\n\n{memory}")),
+            (prompt, memory) => memory.or(prompt.map(str::to_owned)),
+        };
+        let offer =
+            Offer { end_call: self.agent.end_call_enabled, knowledge: self.knowledge, remember: self.memory.is_some() };
+        conversation.configure(prompt.as_deref(), std::mem::take(&mut self.server_tools), offer, greeting);
     }
 
-    /// Writes the answer down and arms the duration limit. The limit is the
-    /// agent's max_duration, or less where the org's credit runs out.
-    async fn record_answer(&mut self) -> switchboard_store::Result<()> {
-        let at = self
-            .live
-            .get(&self.spec.call_id)
-            .and_then(|c| c.answered_at)
-            .unwrap_or_else(|| self.store.clock().now_ms());
-        let max = self.spec.agent.max_duration.max(1) as u64;
-        let seconds = self.affordable_seconds().map_or(max, |affordable| affordable.clamp(1, max));
-        let started = self.answered.unwrap_or_else(Instant::now);
-        let limit = Duration::from_secs(seconds);
-        self.limit_deadline = Some((started + self.spec.clock.wall(limit), limit));
-        self.store.mark_call_answered(&self.spec.project_id, &self.spec.call_id, at).await
-    }
-
-    async fn on_event(&mut self, event: TransportEvent) -> switchboard_store::Result<()> {
-        match event {
-            TransportEvent::Answered => {
-                if self.answered.is_none() {
-                    self.start_clock();
-                    self.configure().await;
-                    if self.ivr.is_some() {
-                        self.play_menu().await;
-                    } else {
-                        let greeting = self.brain.greeting();
-                        // A recognised caller is greeted by name, unless the
-                        // server_url chose the first message itself.
-                        let named = self.spec.memory.as_ref().and_then(CallerMemory::name);
-                        let greeting = match named {
-                            Some(name) if !self.server_greeting => welcome(name, &greeting),
-                            _ => greeting,
-                        };
-                        self.engage_brain(&greeting);
-                        self.say(greeting).await;
-                    }
-                    self.record_answer().await?;
-                }
-            }
-            TransportEvent::Voicemail => self.on_voicemail().await?,
-            TransportEvent::NotConnected(outcome) => {
-                if self.answered.is_none() {
-                    self.ending = Some(Ending::not_connected(outcome));
-                }
-            }
-            TransportEvent::SpeechStarted => {
-                self.silence_deadline = None;
-                // A menu does not time out while the caller is answering it.
-                self.hold_menu();
-                self.events.emit(EventType::SpeechStarted, json!({}));
-                if self.speaking {
-                    self.events.emit(EventType::BargeIn, json!({}));
-                    self.speaking = false;
-                    self.act(TransportAction::StopSpeaking).await;
-                }
-            }
-            TransportEvent::Transcript { text, is_final } => {
-                if is_final && !text.trim().is_empty() {
-                    self.events.emit(EventType::SpeechEnded, json!({}));
-                    self.on_utterance(text).await;
-                } else if is_final && !self.speaking {
-                    // Nothing was said after all: the menu's wait goes on.
-                    self.arm_menu();
-                }
-            }
-            TransportEvent::Dtmf(digit) => {
-                self.events.emit(EventType::CallDtmfReceived, json!({"digits": digit.to_string()}));
-                self.on_digit(digit).await;
-            }
-            TransportEvent::PlaybackStarted => {
-                self.events.emit(EventType::AiSpeechStarted, json!({}));
-                if let Some(turn) = self.pending_turn.take() {
-                    let tts_ttfb_ms = turn.started.elapsed().as_millis() as u64;
-                    let mut entry = json!({
-                        "turn": turn.number,
-                        "ts": switchboard_domain::time::iso(turn.ts),
-                        "llm_ttfb_ms": turn.llm_ttfb_ms,
-                        "tts_start_ms": turn.tts_start_ms,
-                        "tts_ttfb_ms": tts_ttfb_ms,
-                    });
-                    if let Some((to_request, to_say)) = turn.platform_us {
-                        entry["platform_us"] = json!({"to_llm_request": to_request, "last_token_to_say": to_say});
-                    }
-                    self.turns.push(entry);
-                }
-            }
-            TransportEvent::PlaybackFinished => {
-                self.events.emit(EventType::AiSpeechEnded, json!({}));
-                self.speaking = false;
-                if self.hang_up_when_done {
-                    self.end_by_agent(EndedReason::AgentHangup).await;
-                } else if self.ivr.is_some() {
-                    self.arm_menu();
-                } else if self.answered.is_some() && self.transferred.is_none() {
-                    self.arm_silence();
-                }
-            }
-            TransportEvent::TransferConnected => self.transfer_connected(),
-            TransportEvent::TransferCompleted { duration_seconds } => {
-                self.transfer_seconds = duration_seconds;
-                self.ending = Some(Ending {
-                    status: CallStatus::Completed,
-                    disposition: Disposition::Transferred,
-                    reason: Some(EndedReason::Transfer),
-                });
-            }
-            TransportEvent::TransferFailed { reason } => {
-                if let Some(transfer) = self.transfer.take() {
-                    let data = json!({"to": transfer.destination, "reason": reason});
-                    self.events.emit(EventType::TransferFailed, data);
-                    if let Some(reply) = transfer.reply {
-                        reply.send(Err(ControlError::TransferFailed(reason))).ok();
-                    }
-                }
-                self.arm_silence();
-            }
-            TransportEvent::HungUp => self.on_caller_hung_up(),
-        }
-        Ok(())
-    }
-
-    async fn on_voicemail(&mut self) -> switchboard_store::Result<()> {
-        if !self.spec.agent.voicemail.detection {
+    fn on_voicemail(&mut self) {
+        if !self.agent.voicemail.detection {
             // Without detection the agent talks to the machine as to a person.
-            return Box::pin(self.on_event(TransportEvent::Answered)).await;
+            self.on_answered();
+            return;
         }
         self.voicemail = true;
-        match (&self.spec.agent.voicemail.action, self.spec.agent.voicemail.message.clone()) {
+        self.start_clock();
+        self.phase = Phase::Live;
+        self.arm_limit();
+        match (&self.agent.voicemail.action, self.agent.voicemail.message.clone()) {
             (VoicemailAction::LeaveMessage, Some(message)) if !message.trim().is_empty() => {
-                self.start_clock();
-                self.say(message).await;
-                self.record_answer().await?;
+                self.say(&message);
                 self.hang_up_when_done = true;
             }
-            _ => {
-                self.start_clock();
-                self.record_answer().await?;
-                self.end_by_agent(EndedReason::AgentHangup).await;
-            }
+            _ => self.end_by_agent(EndedReason::AgentHangup),
         }
-        Ok(())
+    }
+
+    fn on_speech_started(&mut self) {
+        self.silence_deadline = None;
+        // A menu does not time out while the caller is answering it.
+        self.hold_menu();
+        self.emit(EventType::SpeechStarted, json!({}));
+        if self.speech.speaking() && self.speech.stop() {
+            self.emit(EventType::BargeIn, json!({}));
+            self.act(TransportAction::StopSpeaking);
+            // What the model was still saying will not be heard.
+            self.interrupt_turn();
+        }
     }
 
     fn on_caller_hung_up(&mut self) {
-        self.ending = Some(match (self.answered, &self.transferred) {
-            (None, _) => Ending { status: CallStatus::Canceled, disposition: Disposition::NoAnswer, reason: None },
-            (Some(_), Some(_)) => Ending {
-                status: CallStatus::Completed,
-                disposition: Disposition::Transferred,
-                reason: Some(EndedReason::Transfer),
-            },
+        self.end(match (self.answered, &self.transferred) {
+            (None, _) => Ending::canceled(None),
+            (Some(_), Some(_)) => Ending::transferred(),
             (Some(_), None) => Ending::answered(EndedReason::CallerHangup),
         });
     }
 
     fn on_transport_gone(&mut self) {
-        if self.ending.is_none() {
-            self.ending = Some(if self.answered.is_some() {
-                Ending::answered(EndedReason::Error)
-            } else {
-                Ending::not_connected(NotConnected::Failed)
-            });
+        self.end(if self.answered.is_some() {
+            Ending::answered(EndedReason::Error)
+        } else {
+            Ending::not_connected(NotConnected::Failed)
+        });
+    }
+
+    /// What the caller said or keyed: handled now, or after the greeting when
+    /// the call is still being configured.
+    fn on_caller_input(&mut self, input: Deferred) {
+        if matches!(self.phase, Phase::Configuring(_)) {
+            self.deferred.push(input);
+            return;
+        }
+        match input {
+            Deferred::Utterance(text) => self.on_utterance(text),
+            Deferred::Digit(digit) => self.on_digit(digit),
         }
     }
 
-    async fn on_utterance(&mut self, text: String) {
-        let started = Instant::now();
-        self.silence_deadline = None;
-        self.record_utterance("user", &text);
+    fn on_utterance(&mut self, text: String) {
         if self.transferred.is_some() || self.voicemail {
             return;
         }
         if self.ivr.is_some() {
-            self.ivr_input(IvrInput::Speech(&text)).await;
+            self.ivr_input(IvrInput::Speech(&text));
             return;
         }
-        self.turn_count += 1;
-        if self.llm.is_some() {
-            self.llm_turn(&text, started).await;
-            return;
-        }
-        let reply = self.brain.reply(&text, self.spec.knowledge.as_ref()).await;
-        let llm_ttfb_ms = started.elapsed().as_millis() as u64;
-        let (text, hang_up) = match reply {
-            Reply::Say(text) => (text, false),
-            Reply::SayAndHangUp(text) => (text, true),
-        };
-        let tts_start_ms = started.elapsed().as_millis() as u64;
-        self.pending_turn = Some(TurnTiming {
-            number: self.turn_count,
-            started,
-            ts: self.store.clock().now_ms(),
-            llm_ttfb_ms,
-            tts_start_ms,
-            platform_us: None,
-        });
-        self.hang_up_when_done = hang_up;
-        self.say(text).await;
+        self.record.turn_count += 1;
+        self.begin_turn(text);
     }
 
-    async fn on_digit(&mut self, digit: char) {
+    fn on_digit(&mut self, digit: char) {
         self.silence_deadline = None;
         let Some(gather) = self.gather.as_mut() else {
             if self.ivr.is_some() {
-                self.ivr_input(IvrInput::Digit(digit)).await;
-            } else {
+                self.ivr_input(IvrInput::Digit(digit));
+            } else if !self.busy() {
                 self.arm_silence();
             }
             return;
         };
         if gather.request.terminator == Some(digit) {
-            self.finish_gather("completed");
+            self.finish_gather(GatherStatus::Completed);
             return;
         }
         gather.digits.push(digit);
         if gather.digits.len() >= gather.request.max_digits {
-            self.finish_gather("completed");
+            self.finish_gather(GatherStatus::Completed);
         }
     }
 
-    fn finish_gather(&mut self, status: &str) {
-        if let Some(gather) = self.gather.take() {
-            let input = (status == "completed").then_some(gather.digits);
-            self.events.emit(EventType::CallGatherCompleted, json!({"status": status, "input": input}));
-            self.gather_results.push(json!({
-                "prompt": gather.request.prompt,
-                "status": status,
-                "input": input,
-                "at": switchboard_domain::time::iso(self.store.clock().now_ms()),
-            }));
+    fn on_playback_started(&mut self, utterance: UtteranceId) {
+        if self.speech.started(utterance) {
+            self.emit(EventType::AiSpeechStarted, json!({}));
         }
-        if !self.speaking {
+        if let Some(at) = self.probes.iter().position(|p| p.utterance == utterance) {
+            let probe = self.probes.remove(at);
+            let tts_ttfb_ms = self.now.elapsed.saturating_sub(probe.heard.elapsed).as_millis() as u64;
+            self.record.latency.turns.push(TurnLatency {
+                turn: probe.turn,
+                ts: iso(probe.heard.epoch_ms),
+                llm_ttfb_ms: probe.llm_ttfb_ms,
+                tts_start_ms: probe.tts_start_ms,
+                tts_ttfb_ms,
+            });
+        }
+    }
+
+    fn finish_gather(&mut self, status: GatherStatus) {
+        if let Some(gather) = self.gather.take() {
+            let input = (status == GatherStatus::Completed).then_some(gather.digits);
+            self.emit(EventType::CallGatherCompleted, json!({"status": status, "input": input}));
+            self.gather_results.push(GatherResult {
+                prompt: gather.request.prompt,
+                status,
+                input,
+                at: iso(self.now.epoch_ms),
+            });
+        }
+        if !self.speech.speaking() {
             self.arm_silence();
         }
     }
 
-    async fn on_command(&mut self, command: CallCommand) {
-        let in_progress = self.answered.is_some() && self.transferred.is_none() && self.ending.is_none();
+    fn on_timer(&mut self) {
+        let now = self.now.elapsed;
+        let due = |at: Option<Duration>| at.is_some_and(|at| at <= now);
+        if due(self.limit.map(|(at, _)| at)) {
+            self.cut_at_limit = self.limit.map(|(_, limit)| limit);
+            self.end_by_agent(EndedReason::MaxDuration);
+            return;
+        }
+        if due(self.silence_deadline) {
+            self.end_by_agent(EndedReason::SilenceTimeout);
+            return;
+        }
+        if due(self.gather.as_ref().map(|g| g.deadline)) {
+            self.finish_gather(GatherStatus::Timeout);
+        }
+        if due(self.ivr.as_ref().and_then(|m| m.deadline)) {
+            self.missed(None);
+        }
+    }
+
+    fn on_command(&mut self, id: CommandId, command: CallCommand) {
+        let in_progress = self.answered.is_some() && self.transferred.is_none();
         match command {
-            CallCommand::End { reply } => {
-                if self.answered.is_none() && self.ending.is_none() {
+            CallCommand::End => {
+                if self.answered.is_none() {
                     // Ending a call that is still ringing cancels it.
-                    self.act(TransportAction::HangUp).await;
-                    self.ending = Some(Ending {
-                        status: CallStatus::Canceled,
-                        disposition: Disposition::NoAnswer,
-                        reason: Some(EndedReason::Api),
-                    });
-                    reply.send(Ok(())).ok();
+                    self.act(TransportAction::HangUp);
+                    self.end(Ending::canceled(Some(EndedReason::Api)));
+                    self.reply(id, Ok(()));
                 } else if in_progress {
-                    self.end_by_agent(EndedReason::Api).await;
-                    reply.send(Ok(())).ok();
+                    self.end_by_agent(EndedReason::Api);
+                    self.reply(id, Ok(()));
                 } else {
-                    reply.send(Err(ControlError::NotInProgress)).ok();
+                    self.reply(id, Err(ControlError::NotInProgress));
                 }
             }
-            CallCommand::Transfer { destination, reply } => {
+            CallCommand::Transfer { destination } => {
                 if !in_progress || self.transfer.is_some() {
-                    reply.send(Err(ControlError::NotInProgress)).ok();
-                    return;
+                    self.reply(id, Err(ControlError::NotInProgress));
+                } else {
+                    self.begin_transfer(destination, Some(id));
                 }
-                self.begin_transfer(destination, Some(reply)).await;
             }
-            CallCommand::Gather { request, reply } => {
+            CallCommand::Gather(request) => {
                 if !in_progress {
-                    reply.send(Err(ControlError::NotInProgress)).ok();
+                    self.reply(id, Err(ControlError::NotInProgress));
                 } else if self.gather.is_some() {
-                    reply.send(Err(ControlError::GatherInProgress)).ok();
+                    self.reply(id, Err(ControlError::GatherInProgress));
                 } else {
                     let window = Duration::from_secs(request.timeout_seconds);
                     let prompt = request.prompt.clone();
                     // The input window opens with the prompt and closes after it.
                     let words = prompt.split_whitespace().count() as u64;
-                    let deadline = self.spec.clock.deadline(window + Duration::from_millis(400 * words));
+                    let deadline = self.deadline(window + Duration::from_millis(400 * words));
                     self.gather = Some(ActiveGather { request, digits: String::new(), deadline });
-                    self.say(prompt).await;
-                    reply.send(Ok(())).ok();
+                    self.say(&prompt);
+                    self.reply(id, Ok(()));
                 }
             }
         }
     }
 
-    /// Asks the transport to transfer the call.
-    async fn begin_transfer(&mut self, destination: String, reply: Option<oneshot::Sender<Result<(), ControlError>>>) {
-        self.events.emit(EventType::TransferInitiated, json!({"to": destination}));
-        self.transfer = Some(PendingTransfer { destination: destination.clone(), reply });
-        self.act(TransportAction::Transfer(destination)).await;
+    fn on_job(&mut self, id: JobId, output: JobOutput) {
+        if !self.jobs.contains(&id) {
+            // A cancelled job's last words.
+            return;
+        }
+        if !matches!(output, JobOutput::Token(_)) {
+            self.done(id);
+        }
+        match output {
+            JobOutput::Configured { answer, recognised } => {
+                if self.phase == Phase::Configuring(id) {
+                    self.on_configured(*answer, recognised.map(|r| *r));
+                }
+            }
+            JobOutput::Token(piece) => self.on_token(id, &piece),
+            JobOutput::ModelDone(outcome) => self.on_model_done(id, outcome),
+            JobOutput::ServerTool(answer) => self.on_server_tool(id, answer),
+            JobOutput::ToolResult(result) => self.on_tool_result(id, result),
+            JobOutput::Answer(found) => self.on_answer(id, found),
+        }
     }
 
-    /// A requested transfer went through: the API call succeeds and the agent
+    /// Asks the transport to transfer the call.
+    fn begin_transfer(&mut self, destination: String, reply: Option<CommandId>) {
+        self.emit(EventType::TransferInitiated, json!({"to": destination}));
+        self.transfer = Some(PendingTransfer { destination: destination.clone(), reply });
+        self.act(TransportAction::Transfer(destination));
+    }
+
+    /// A requested transfer went through: the command succeeds and the agent
     /// stops listening; the call ends when the transferred leg does.
     fn transfer_connected(&mut self) {
-        if let Some(mut pending) = self.transfer.take() {
-            self.events.emit(EventType::TransferCompleted, json!({"to": pending.destination}));
-            if let Some(reply) = pending.reply.take() {
-                reply.send(Ok(())).ok();
+        if let Some(pending) = self.transfer.take() {
+            self.emit(EventType::TransferCompleted, json!({"to": pending.destination}));
+            if let Some(reply) = pending.reply {
+                self.reply(reply, Ok(()));
             }
             self.silence_deadline = None;
-            self.limit_deadline = None;
+            self.limit = None;
             self.transferred = Some((pending.destination, self.since_answer()));
         }
     }
 
     /// The agent side ends the call.
-    async fn end_by_agent(&mut self, reason: EndedReason) {
+    fn end_by_agent(&mut self, reason: EndedReason) {
         if self.ending.is_some() {
             return;
         }
-        self.act(TransportAction::HangUp).await;
-        self.ending = Some(if self.voicemail {
+        self.act(TransportAction::HangUp);
+        self.end(if self.voicemail {
             Ending { status: CallStatus::Completed, disposition: Disposition::Voicemail, reason: Some(reason) }
         } else {
             Ending::answered(reason)
         });
     }
 
-    /// Prices the call, stores its end, debits the org, and leaves the registry.
-    async fn finish(mut self) -> switchboard_store::Result<CallRow> {
+    /// The call is over: nothing it started is waited for.
+    fn end(&mut self, ending: Ending) {
+        if self.ending.is_some() {
+            return;
+        }
+        self.ending = Some(ending);
+        if matches!(self.phase, Phase::Configuring(_)) {
+            self.record.config_source = ConfigSource::AgentFallback;
+            self.record.server_url_error = Some("the call ended before the server_url answered".into());
+        }
+        for id in std::mem::take(&mut self.jobs) {
+            self.out.push(Effect::Cancel(id));
+        }
+        if let Some(PendingTransfer { reply: Some(reply), .. }) = self.transfer.take() {
+            self.reply(reply, Err(ControlError::NotInProgress));
+        }
+    }
+
+    /// Closes the session at `now`: the last effects (what was still being
+    /// said, a gather cut short) and the priced record.
+    pub fn finish(mut self, now: Now) -> (Vec<Effect>, Finished) {
+        self.now = now;
         // A transferred call's own duration stops at the transfer (the
-        // transferred leg is billed separately); any other call's at its end,
-        // now, before the writes below take their time.
+        // transferred leg is billed on its own); any other call's at its end.
         let duration = match &self.transferred {
             Some((_, at)) => *at,
             None => self.cut_at_limit.unwrap_or_else(|| self.since_answer()),
         };
-        // The call is over: its concurrent-call slot is free before extraction
-        // (which may wait on the model) and the final write.
-        self.live.remove(&self.spec.call_id);
         let ending = self.ending.unwrap_or(Ending::answered(EndedReason::Error));
         if let Some(gather) = self.gather.take() {
-            self.events.emit(EventType::CallGatherCompleted, json!({"status": "timeout", "input": null}));
-            self.gather_results.push(json!({"prompt": gather.request.prompt, "status": "timeout", "input": null}));
+            self.emit(EventType::CallGatherCompleted, json!({"status": GatherStatus::Timeout, "input": null}));
+            self.gather_results.push(GatherResult {
+                prompt: gather.request.prompt,
+                status: GatherStatus::Timeout,
+                input: None,
+                at: iso(now.epoch_ms),
+            });
         }
-        // Everything the call emitted is in the outbox before its end is.
-        self.events.close().await;
+        if let Some(turn) = self.turn.take()
+            && let Some(line) = turn.line()
+        {
+            self.speech.close(line);
+        }
+        let rest = self.speech.end();
+        self.report(rest);
+        let collected = self.collected();
+        let mut record = self.record;
         let duration_seconds = duration.as_secs_f64().round() as i64;
         let transfer_seconds = if self.transferred.is_some() { self.transfer_seconds } else { 0 };
-        let cost = price_call(duration_seconds, transfer_seconds, self.spec.rate_per_minute, None, 0);
-        let mut metadata = self.spec.metadata.clone();
-        let extracted_data = self.extract(&metadata).await;
-        if let (Some(memory), Some(_)) = (&self.spec.memory, self.answered) {
-            if let Some(Ok(data)) = &extracted_data {
-                self.learned.extracted(extracted_variables(data));
-            }
-            memory.save(&self.store, &self.spec.call_id, &self.learned).await;
-        }
-        if let Value::Object(map) = &mut metadata {
+        record.status = ending.status;
+        record.disposition = Some(ending.disposition);
+        record.ended_reason = ending.reason;
+        record.ended_at = Some(now.epoch_ms);
+        record.duration_seconds = duration_seconds;
+        record.cost = price_call(duration_seconds, transfer_seconds, record.rate_per_minute, None, 0);
+        record.transfer_duration_seconds = transfer_seconds;
+        record.transferred_to = self.transferred.map(|(to, _)| to);
+        record.transcript = self.speech.transcript();
+        record.language = Some(self.agent.language.clone());
+        if let Value::Object(map) = &mut record.metadata {
             if !self.gather_results.is_empty() {
-                map.insert("gather_results".into(), Value::Array(std::mem::take(&mut self.gather_results)));
+                map.insert("gather_results".into(), json!(self.gather_results));
             }
-            if let Some(path) = self.ivr_record() {
-                map.insert("ivr_path".into(), path);
-            }
-            if let Some(Err(problem)) = &extracted_data {
-                map.insert("extraction_error".into(), Value::String(problem.clone()));
+            if !self.ivr_path.is_empty() {
+                map.insert("ivr_path".into(), Value::Array(self.ivr_path));
             }
         }
-        let end = CallEnd {
-            status: ending.status,
-            disposition: ending.disposition,
-            ended_reason: ending.reason,
-            ended_at: self.store.clock().now_ms(),
-            duration_seconds,
-            cost,
-            transfer_duration_seconds: transfer_seconds,
-            transferred_to: self.transferred.as_ref().map(|(to, _)| to.clone()),
-            has_recording: false,
-            turn_count: self.turn_count,
-            tool_call_count: self.tool_call_count,
-            tools_called: self.tools_called,
-            metadata,
-            extracted_data: extracted_data.map(|e| e.unwrap_or_else(|_| Value::Object(Default::default()))),
-            transcript: Value::Array(self.transcript),
-            latency: json!({ "turns": self.turns }),
-            ws_unavailable: false,
-            config_source: self.config_source.into(),
-            brain: if self.llm.is_some() { "llm" } else { "embedded" }.into(),
-            server_url_error: self.server_url_error,
-            language: Some(self.spec.agent.language.clone()),
+        let finished = Finished {
+            record,
+            learned: self.learned,
+            memory: self.memory,
+            extraction: self.extraction,
+            collected,
+            answered: self.answered.is_some(),
         };
-        self.store.finish_call(&self.spec.project_id, &self.spec.call_id, &end).await
+        (self.out, finished)
     }
+
+    /// What the call collected without a model: metadata from the server_url,
+    /// the last IVR choice (`ivr_choice`) and the last keyed input (`digits`).
+    fn collected(&self) -> Map<String, Value> {
+        let mut collected = self.record.metadata.as_object().cloned().unwrap_or_default();
+        if let Some(choice) = self.ivr_path.last().and_then(|c| c.get("option")).cloned() {
+            collected.insert("ivr_choice".into(), choice);
+        }
+        if let Some(digits) = self.gather_results.iter().rev().find_map(|g| g.input.clone()) {
+            collected.insert("digits".into(), Value::String(digits));
+        }
+        collected
+    }
+}
+
+/// What an embedded reply asks after it is said.
+fn hang_up_after(reply: &Reply) -> bool {
+    matches!(reply, Reply::SayAndHangUp(_))
 }

@@ -1,6 +1,7 @@
-//! The language-model brain of a call: the conversation so far, the tools the
-//! model may call (the server_url's tools and the built-ins), and the sentence
-//! splitter that lets the agent start speaking before the reply is complete.
+//! The conversation with the language model: the messages so far, the tools
+//! the model may call (the server_url's tools and the built-ins), and the
+//! sentence splitter that lets the agent start speaking before the reply is
+//! complete. Pure: the session owns it, the driver sends its requests.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 use switchboard_domain::server_url::ToolDef;
 
 use crate::knowledge::retrieval::KnowledgeSearch;
-use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmEndpoint, ToolCall, ToolSpec};
+use crate::llm::{ChatMessage, ChatRequest, ToolCall, ToolSpec};
 
 /// The built-in tool that ends the call (offered when `end_call_enabled`).
 pub const END_CALL: &str = "end_call";
@@ -22,84 +23,57 @@ pub const LLM_TIMEOUT: Duration = Duration::from_secs(20);
 /// Tool rounds in one turn before the model must answer in words.
 pub const MAX_TOOL_ROUNDS: usize = 5;
 
-/// The model of one call and its conversation.
-pub struct LlmBrain {
-    pub client: LlmClient,
-    pub endpoint: LlmEndpoint,
+/// The conversation of one call with its model.
+#[derive(Debug, Clone, Default)]
+pub struct Conversation {
     temperature: Option<f64>,
     messages: Vec<ChatMessage>,
     server_tools: Vec<ToolDef>,
     end_call_enabled: bool,
-    /// The agent's knowledge bases, searched by the `knowledge_base_search` tool.
-    knowledge: Option<KnowledgeSearch>,
+    /// Whether the `knowledge_base_search` tool is offered.
+    knowledge: bool,
     /// Whether the `remember` tool is offered.
     remember: bool,
 }
 
-impl LlmBrain {
-    pub fn new(client: LlmClient, endpoint: LlmEndpoint, temperature: Option<f64>) -> Self {
-        Self {
-            client,
-            endpoint,
-            temperature,
-            messages: Vec::new(),
-            server_tools: Vec::new(),
-            end_call_enabled: false,
-            knowledge: None,
-            remember: false,
-        }
-    }
-
-    /// Gives the model the agent's knowledge bases (offered as the
-    /// `knowledge_base_search` tool); `None` offers no such tool.
-    pub fn with_knowledge(mut self, knowledge: Option<KnowledgeSearch>) -> Self {
-        self.knowledge = knowledge;
-        self
-    }
-
-    /// Offers the `remember` tool (when the call has caller memory).
-    pub fn offer_remember(&mut self, offered: bool) {
-        self.remember = offered;
-    }
-
-    /// The agent's knowledge bases, if it has any.
-    pub fn knowledge(&self) -> Option<&KnowledgeSearch> {
-        self.knowledge.as_ref()
-    }
-
-    /// Runs the `knowledge_base_search` tool: its result for the model.
-    pub async fn search_knowledge(&self, args: &Value) -> String {
-        match &self.knowledge {
-            Some(knowledge) => knowledge.tool_result(args).await,
-            None => json!({"error": "this agent has no knowledge base"}).to_string(),
-        }
+impl Conversation {
+    pub fn new(temperature: Option<f64>) -> Self {
+        Self { temperature, ..Self::default() }
     }
 
     /// Sets what the call's configuration decided: the system prompt, the
-    /// server_url's tools, whether the model may hang up, and the greeting
+    /// server_url's tools, which built-ins are offered, and the greeting
     /// already spoken.
-    pub fn configure(
-        &mut self,
-        system_prompt: Option<&str>,
-        tools: Vec<ToolDef>,
-        end_call_enabled: bool,
-        greeting: &str,
-    ) {
+    pub fn configure(&mut self, system_prompt: Option<&str>, tools: Vec<ToolDef>, offer: Offer, greeting: &str) {
         self.messages.clear();
         if let Some(prompt) = system_prompt.filter(|p| !p.trim().is_empty()) {
             self.messages.push(ChatMessage::System(prompt.to_owned()));
         }
-        self.messages.push(ChatMessage::Assistant { content: Some(greeting.to_owned()), tool_calls: Vec::new() });
+        if !greeting.is_empty() {
+            self.messages.push(ChatMessage::Assistant { content: Some(greeting.to_owned()), tool_calls: Vec::new() });
+        }
         self.server_tools = tools;
-        self.end_call_enabled = end_call_enabled;
+        self.end_call_enabled = offer.end_call;
+        self.knowledge = offer.knowledge;
+        self.remember = offer.remember;
     }
 
     pub fn push_user(&mut self, text: &str) {
         self.messages.push(ChatMessage::User(text.to_owned()));
     }
 
-    pub fn push_assistant(&mut self, content: Option<String>, tool_calls: Vec<ToolCall>) {
+    /// Adds the model's reply; returns its position, to correct it when the
+    /// caller did not hear all of it.
+    pub fn push_assistant(&mut self, content: Option<String>, tool_calls: Vec<ToolCall>) -> usize {
         self.messages.push(ChatMessage::Assistant { content: content.filter(|c| !c.is_empty()), tool_calls });
+        self.messages.len() - 1
+    }
+
+    /// Replaces the text of the reply at `index` with what the caller heard.
+    pub fn correct_assistant(&mut self, index: usize, heard: &str) {
+        if let Some(ChatMessage::Assistant { content, .. }) = self.messages.get_mut(index) {
+            *content = Some(heard.to_owned()).filter(|h| !h.is_empty());
+        }
     }
 
     pub fn push_tool_result(&mut self, tool_call_id: &str, content: String) {
@@ -111,6 +85,16 @@ impl LlmBrain {
         self.server_tools.iter().find(|t| t.name == name)
     }
 
+    /// Whether the `knowledge_base_search` tool is offered.
+    pub fn offers_knowledge(&self) -> bool {
+        self.knowledge
+    }
+
+    /// Whether the `remember` tool is offered.
+    pub fn offers_remember(&self) -> bool {
+        self.remember
+    }
+
     /// The conversation as the next request; `offer_tools` is false on the last
     /// round so the model answers in words.
     pub fn request(&self, offer_tools: bool) -> ChatRequest {
@@ -119,11 +103,6 @@ impl LlmBrain {
             tools: if offer_tools { self.tools() } else { Vec::new() },
             temperature: self.temperature,
         }
-    }
-
-    /// The messages so far, for post-call extraction.
-    pub fn transcript_messages(&self) -> Vec<ChatMessage> {
-        self.messages.clone()
     }
 
     fn tools(&self) -> Vec<ToolSpec> {
@@ -143,7 +122,7 @@ impl LlmBrain {
                 parameters: json!({"type": "object", "properties": {"reason": {"type": "string"}}}),
             });
         }
-        if self.knowledge.is_some() {
+        if self.knowledge {
             tools.push(KnowledgeSearch::tool_spec());
         }
         if self.remember {
@@ -156,6 +135,14 @@ impl LlmBrain {
         });
         tools
     }
+}
+
+/// Which built-in tools a conversation offers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offer {
+    pub end_call: bool,
+    pub knowledge: bool,
+    pub remember: bool,
 }
 
 fn remember_spec() -> ToolSpec {
@@ -237,6 +224,20 @@ mod tests {
         // Abbreviation-like short fragments stay with what follows.
         let mut split = SentenceSplitter::default();
         assert!(split.push("Hi. I am Sam").is_empty());
+    }
+
+    #[test]
+    fn the_tools_follow_the_offer_and_the_last_round_offers_none() {
+        let mut conversation = Conversation::new(Some(0.2));
+        let offer = Offer { end_call: true, knowledge: false, remember: true };
+        conversation.configure(Some("Be brief."), Vec::new(), offer, "Hi!");
+        let names: Vec<String> = conversation.request(true).tools.into_iter().map(|t| t.name).collect();
+        assert_eq!(names, ["end_call", "remember", "transfer_call"]);
+        assert!(conversation.request(false).tools.is_empty());
+        let at = conversation.push_assistant(Some("Your policy covers water damage.".into()), Vec::new());
+        conversation.correct_assistant(at, "Your policy");
+        let last = conversation.request(false).messages.pop();
+        assert_eq!(last, Some(ChatMessage::Assistant { content: Some("Your policy".into()), tool_calls: Vec::new() }));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Calls: the status, disposition and ended-reason vocabularies of the Calls API,
-//! and the cost arithmetic of a finished call.
+//! the cost arithmetic of a finished call, and the call record.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -90,6 +90,12 @@ wire_names!(EndedReason {
     NumberUnassigned => "number-unassigned", NumberReleased => "number-released",
 });
 wire_names!(Direction { Inbound => "inbound", Outbound => "outbound" });
+
+mod record;
+
+pub use record::{
+    Brain, CallRecord, ConfigSource, GatherResult, GatherStatus, Latency, Ringing, Role, TranscriptLine, TurnLatency,
+};
 
 impl CallStatus {
     /// Whether the call has ended for good.

@@ -1,0 +1,296 @@
+//! Calls: the record written when a call starts ringing, updated when it is
+//! answered, and written whole when it ends; the end and the debit of its cost
+//! share one transaction. Each write carries the call's webhook event.
+
+mod columns;
+
+use std::sync::LazyLock;
+
+use sqlx::AssertSqlSafe;
+use switchboard_domain::call::{CallRecord, CallStatus, Disposition, EndedReason};
+use switchboard_domain::events::EventType;
+use switchboard_domain::money::Micros;
+
+use self::columns::{COLUMNS, bind_record, read_record};
+use crate::call_events;
+use crate::changes::Change;
+use crate::events::{Tx, insert_event};
+use crate::rows::{AnyQuery, int};
+use crate::{Error, Result, Store};
+
+/// Filters of the call list and summary; dates are epoch-ms bounds.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub agent_id: Option<String>,
+    pub status: Option<CallStatus>,
+    pub disposition: Option<Disposition>,
+    pub from_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// Aggregates over a filtered set of calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallTotals {
+    pub total_calls: i64,
+    pub completed_calls: i64,
+    pub failed_calls: i64,
+    pub answered_calls: i64,
+    pub no_answer_calls: i64,
+    pub total_duration_seconds: i64,
+    pub total_centi_minutes: i64,
+    pub total_cost: Micros,
+    pub total_recording_cost: Micros,
+    pub total_llm_discount: Micros,
+}
+
+/// `SELECT` list of the record.
+static SELECT: LazyLock<String> = LazyLock::new(|| COLUMNS.join(", "));
+
+/// `INSERT` of a whole record.
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    let values: Vec<String> = (1..=COLUMNS.len() + 2).map(|n| format!("${n}")).collect();
+    format!("INSERT INTO calls ({}, created_at, updated_at) VALUES ({})", COLUMNS.join(", "), values.join(", "))
+});
+
+/// `UPDATE` of a whole record, while the call is still live.
+static FINISH: LazyLock<String> = LazyLock::new(|| {
+    let n = COLUMNS.len();
+    let sets: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    format!(
+        "UPDATE calls SET {}, updated_at = ${} WHERE project_id = ${} AND id = ${} AND status IN ('ringing', 'in-progress')",
+        sets.join(", "),
+        n + 1,
+        n + 2,
+        n + 3
+    )
+});
+
+/// The WHERE clause of a filter, with `$1` the project and the next free
+/// placeholder number.
+fn filter_sql(filter: &CallFilter) -> (String, usize) {
+    let mut sql = String::from("project_id = $1");
+    let mut n = 2;
+    let mut add = |clause: &str| {
+        sql.push_str(&format!(" AND {clause} ${n}"));
+        n += 1;
+    };
+    if filter.agent_id.is_some() {
+        add("agent_id =");
+    }
+    if filter.status.is_some() {
+        add("status =");
+    }
+    if filter.disposition.is_some() {
+        add("disposition =");
+    }
+    if filter.from_ms.is_some() {
+        add("started_at >=");
+    }
+    if filter.until_ms.is_some() {
+        add("started_at <");
+    }
+    (sql, n)
+}
+
+fn bind_filter<'q>(mut query: AnyQuery<'q>, project_id: &'q str, filter: &'q CallFilter) -> AnyQuery<'q> {
+    query = query.bind(project_id);
+    if let Some(agent) = &filter.agent_id {
+        query = query.bind(agent.as_str());
+    }
+    if let Some(status) = filter.status {
+        query = query.bind(status.as_str());
+    }
+    if let Some(disposition) = filter.disposition {
+        query = query.bind(disposition.as_str());
+    }
+    if let Some(from) = filter.from_ms {
+        query = query.bind(from);
+    }
+    if let Some(until) = filter.until_ms {
+        query = query.bind(until);
+    }
+    query
+}
+
+async fn call_in(tx: &mut Tx, project_id: &str, id: &str) -> Result<CallRecord> {
+    let sql = format!("SELECT {} FROM calls WHERE project_id = $1 AND id = $2", *SELECT);
+    let row = sqlx::query(AssertSqlSafe(sql)).bind(project_id).bind(id).fetch_one(&mut **tx).await?;
+    read_record(&row)
+}
+
+/// Records a call: ringing (with `call.ringing`), or already over when it was
+/// refused or could not be routed (with `call.failed`).
+pub(crate) async fn insert_in(tx: &mut Tx, record: &CallRecord, now: i64) -> Result<()> {
+    let query: AnyQuery<'_> = sqlx::query(AssertSqlSafe(INSERT.as_str()));
+    bind_record(query, record).bind(record.started_at).bind(now).execute(&mut **tx).await?;
+    let event = if record.status == CallStatus::Ringing {
+        call_events::lifecycle(EventType::CallRinging, record)
+    } else {
+        call_events::finished(record)
+    };
+    insert_event(tx, now, &event).await?;
+    Ok(())
+}
+
+/// Marks a ringing call answered (with `call.started`).
+pub(crate) async fn answer_in(tx: &mut Tx, project_id: &str, id: &str, at: i64) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE calls SET status = 'in-progress', answered_at = $1, updated_at = $1 \
+         WHERE project_id = $2 AND id = $3 AND status = 'ringing'",
+    )
+    .bind(at)
+    .bind(project_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        let row = call_in(tx, project_id, id).await?;
+        insert_event(tx, at, &call_events::lifecycle(EventType::CallStarted, &row)).await?;
+    }
+    Ok(())
+}
+
+/// Writes a call's end (the whole record), debits its cost from the org and
+/// records `call.ended` or `call.failed`. A call that already ended is a
+/// conflict.
+pub(crate) async fn finish_in(tx: &mut Tx, record: &CallRecord, now: i64) -> Result<()> {
+    let query: AnyQuery<'_> = sqlx::query(AssertSqlSafe(FINISH.as_str()));
+    let done = bind_record(query, record)
+        .bind(now)
+        .bind(record.project_id.as_str())
+        .bind(record.id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::Conflict("call already ended".into()));
+    }
+    if record.cost.total_cost != 0 {
+        sqlx::query("UPDATE orgs SET balance_micros = balance_micros - $1, balance_updated_at = $2, updated_at = $2 WHERE id = $3")
+            .bind(record.cost.total_cost)
+            .bind(now)
+            .bind(record.org_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    insert_event(tx, record.ended_at.unwrap_or(now), &call_events::finished(record)).await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records a new call (see [`insert_in`]).
+    pub async fn insert_call(&self, record: &CallRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert_in(&mut tx, record, self.now()).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(())
+    }
+
+    /// Writes a call's end and debits its cost from the org, atomically.
+    pub async fn finish_call(&self, record: &CallRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        finish_in(&mut tx, record, self.now()).await?;
+        tx.commit().await?;
+        self.debited(record);
+        self.wake_outbox();
+        Ok(())
+    }
+
+    /// Tells the caches that a finished call changed its org's balance.
+    pub(crate) fn debited(&self, record: &CallRecord) {
+        if record.cost.total_cost != 0 {
+            self.changes.notify(Change::Org(record.org_id.clone()));
+        }
+    }
+
+    pub async fn call(&self, project_id: &str, id: &str) -> Result<CallRecord> {
+        let sql = format!("SELECT {} FROM calls WHERE project_id = $1 AND id = $2", *SELECT);
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(project_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound)?;
+        read_record(&row)
+    }
+
+    /// A page of calls, newest first; one row more than `limit` is fetched.
+    pub async fn calls(
+        &self,
+        project_id: &str,
+        filter: &CallFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<CallRecord>> {
+        let (mut clause, n) = filter_sql(filter);
+        if after.is_some() {
+            clause.push_str(&format!(" AND id < ${n}"));
+        }
+        let limit_n = if after.is_some() { n + 1 } else { n };
+        let sql = format!("SELECT {} FROM calls WHERE {clause} ORDER BY id DESC LIMIT ${limit_n}", *SELECT);
+        let mut query = bind_filter(sqlx::query(AssertSqlSafe(sql)), project_id, filter);
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        let rows = query.bind(i64::from(limit) + 1).fetch_all(&self.pool).await?;
+        rows.iter().map(read_record).collect()
+    }
+    /// Totals over the filtered calls.
+    pub async fn call_totals(&self, project_id: &str, filter: &CallFilter) -> Result<CallTotals> {
+        let (clause, _) = filter_sql(filter);
+        let sql = format!(
+            "SELECT COUNT(*) AS total_calls, \
+             CAST(COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS completed_calls, \
+             CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failed_calls, \
+             CAST(COALESCE(SUM(CASE WHEN disposition IN ('answered', 'transferred') THEN 1 ELSE 0 END), 0) AS BIGINT) AS answered_calls, \
+             CAST(COALESCE(SUM(CASE WHEN disposition = 'no-answer' THEN 1 ELSE 0 END), 0) AS BIGINT) AS no_answer_calls, \
+             CAST(COALESCE(SUM(duration_seconds), 0) AS BIGINT) AS total_duration_seconds, \
+             CAST(COALESCE(SUM(centi_minutes), 0) AS BIGINT) AS total_centi_minutes, \
+             CAST(COALESCE(SUM(total_cost_micros), 0) AS BIGINT) AS total_cost, \
+             CAST(COALESCE(SUM(recording_cost_micros), 0) AS BIGINT) AS total_recording_cost, \
+             CAST(COALESCE(SUM(llm_discount_micros), 0) AS BIGINT) AS total_llm_discount \
+             FROM calls WHERE {clause}"
+        );
+        let row = bind_filter(sqlx::query(AssertSqlSafe(sql)), project_id, filter).fetch_one(&self.pool).await?;
+        // Sums are cast to BIGINT: PostgreSQL's SUM(bigint) is NUMERIC.
+        Ok(CallTotals {
+            total_calls: int(&row, "total_calls")?,
+            completed_calls: int(&row, "completed_calls")?,
+            failed_calls: int(&row, "failed_calls")?,
+            answered_calls: int(&row, "answered_calls")?,
+            no_answer_calls: int(&row, "no_answer_calls")?,
+            total_duration_seconds: int(&row, "total_duration_seconds")?,
+            total_centi_minutes: int(&row, "total_centi_minutes")?,
+            total_cost: int(&row, "total_cost")?,
+            total_recording_cost: int(&row, "total_recording_cost")?,
+            total_llm_discount: int(&row, "total_llm_discount")?,
+        })
+    }
+
+    /// Closes the calls a node left ringing or in progress when it stopped
+    /// without ending them (and calls from before nodes were recorded):
+    /// `failed` / `error`, nothing billed, with their `call.ended` or
+    /// `call.failed`. Other nodes' calls are left alone. Returns their ids.
+    pub async fn close_abandoned_calls(&self, node_id: &str) -> Result<Vec<String>> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let open = format!(
+            "SELECT {} FROM calls WHERE status IN ('ringing', 'in-progress') AND (node_id = $1 OR node_id IS NULL)",
+            *SELECT
+        );
+        let rows = sqlx::query(AssertSqlSafe(open)).bind(node_id).fetch_all(&mut *tx).await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut record = read_record(row)?;
+            record.status = CallStatus::Failed;
+            record.disposition = Some(Disposition::Failed);
+            record.ended_reason = Some(EndedReason::Error);
+            record.ended_at = Some(now);
+            finish_in(&mut tx, &record, now).await?;
+            ids.push(record.id);
+        }
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(ids)
+    }
+}

@@ -1,0 +1,201 @@
+//! The call journal: the writes of live calls (their events, their answers and
+//! their ends) queued without waiting and committed in groups, one transaction
+//! for whatever is queued, by one writer per lane. A call always writes through
+//! the same lane, so its events are committed in order and its end after them;
+//! a failed group is retried write by write, and a write that fails for a
+//! passing reason is retried until it succeeds, never dropped.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Duration;
+
+use switchboard_domain::call::CallRecord;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::calls::{answer_in, finish_in};
+use crate::events::{NewEvent, insert_event};
+use crate::{Backend, Error, Result, Store};
+
+/// Writes committed in one transaction at most.
+const GROUP: usize = 512;
+/// The longest pause between retries of a write the database refused.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// One write of a live call.
+#[derive(Debug)]
+enum Write {
+    Events(Vec<NewEvent>),
+    Answered {
+        project_id: String,
+        call_id: String,
+        at: i64,
+    },
+    Finished {
+        record: Box<CallRecord>,
+        done: oneshot::Sender<Result<()>>,
+    },
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The queue of call writes; cheap to clone.
+#[derive(Clone)]
+pub struct CallJournal {
+    lanes: Vec<mpsc::UnboundedSender<Write>>,
+}
+
+impl CallJournal {
+    /// Starts the writers: one on SQLite (it has one writer anyway), a few on
+    /// PostgreSQL.
+    pub fn start(store: Store) -> Self {
+        let count = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        let lanes = (0..count)
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(write_lane(store.clone(), rx));
+                tx
+            })
+            .collect();
+        CallJournal { lanes }
+    }
+
+    fn lane(&self, call_id: &str) -> &mpsc::UnboundedSender<Write> {
+        let mut hasher = DefaultHasher::new();
+        call_id.hash(&mut hasher);
+        &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize]
+    }
+
+    fn send(&self, call_id: &str, write: Write) {
+        if self.lane(call_id).send(write).is_err() {
+            tracing::error!(call_id, "the call journal has stopped; a write of the call is lost");
+        }
+    }
+
+    /// Queues events of a call.
+    pub fn events(&self, call_id: &str, events: Vec<NewEvent>) {
+        if !events.is_empty() {
+            self.send(call_id, Write::Events(events));
+        }
+    }
+
+    /// Queues the answer of a ringing call (with its `call.started`).
+    pub fn answered(&self, project_id: &str, call_id: &str, at: i64) {
+        let write = Write::Answered { project_id: project_id.to_owned(), call_id: call_id.to_owned(), at };
+        self.send(call_id, write);
+    }
+
+    /// Writes a call's end after everything the call queued before it.
+    pub async fn finish(&self, record: CallRecord) -> Result<()> {
+        let (done, result) = oneshot::channel();
+        let call_id = record.id.clone();
+        self.send(&call_id, Write::Finished { record: Box::new(record), done });
+        result.await.unwrap_or_else(|_| Err(Error::Conflict("the call journal stopped before the call's end".into())))
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) {
+        let mut waits = Vec::with_capacity(self.lanes.len());
+        for lane in &self.lanes {
+            let (tx, rx) = oneshot::channel();
+            if lane.send(Write::Flush(tx)).is_ok() {
+                waits.push(rx);
+            }
+        }
+        for wait in waits {
+            wait.await.ok();
+        }
+    }
+}
+
+/// One lane's writer: takes whatever is queued and commits it as a group.
+async fn write_lane(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
+    let mut batch = Vec::with_capacity(GROUP);
+    while rx.recv_many(&mut batch, GROUP).await > 0 {
+        let writes: Vec<Write> = std::mem::take(&mut batch);
+        match commit_group(&store, &writes).await {
+            Ok(()) => {
+                store.wake_outbox();
+                for write in writes {
+                    settle(&store, write, Ok(()));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, writes = writes.len(), "a group of call writes failed; writing them one by one");
+                for write in writes {
+                    let result = commit_alone(&store, &write).await;
+                    store.wake_outbox();
+                    settle(&store, write, result);
+                }
+            }
+        }
+    }
+}
+
+/// Answers whoever waits for a write.
+fn settle(store: &Store, write: Write, result: Result<()>) {
+    match write {
+        Write::Finished { record, done } => {
+            if result.is_ok() {
+                store.debited(&record);
+            }
+            done.send(result).ok();
+        }
+        Write::Flush(done) => {
+            done.send(()).ok();
+        }
+        Write::Events(_) | Write::Answered { .. } => {}
+    }
+}
+
+async fn apply(tx: &mut crate::events::Tx, store: &Store, write: &Write) -> Result<()> {
+    let now = store.now();
+    match write {
+        Write::Events(events) => {
+            for event in events {
+                insert_event(tx, now, event).await?;
+            }
+            Ok(())
+        }
+        Write::Answered { project_id, call_id, at } => answer_in(tx, project_id, call_id, *at).await,
+        Write::Finished { record, .. } => finish_in(tx, record, now).await,
+        Write::Flush(_) => Ok(()),
+    }
+}
+
+async fn commit_group(store: &Store, writes: &[Write]) -> Result<()> {
+    let mut tx = store.begin_write().await?;
+    for write in writes {
+        apply(&mut tx, store, write).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Commits one write on its own. A refusal that retrying cannot cure (the
+/// call already ended, a corrupt row) is returned; any other failure is
+/// retried with a growing pause until the database takes the write.
+async fn commit_alone(store: &Store, write: &Write) -> Result<()> {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let attempt = async {
+            let mut tx = store.begin_write().await?;
+            apply(&mut tx, store, write).await?;
+            tx.commit().await?;
+            Ok(())
+        };
+        match attempt.await {
+            Ok(()) => return Ok(()),
+            Err(err @ (Error::Conflict(_) | Error::NotFound | Error::Corrupt(_))) => {
+                tracing::error!(error = %err, "a call write was refused");
+                return Err(err);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, retry_in_ms = pause.as_millis() as u64, "a call write failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
