@@ -107,6 +107,11 @@ impl WebhookReceiver {
         self.lock().by_path.insert(path.to_owned(), VecDeque::from([reply]));
     }
 
+    /// Stops answering `path` with what [`WebhookReceiver::always`] set.
+    pub fn recover(&self, path: &str) {
+        self.lock().by_path.remove(path);
+    }
+
     /// Everything received so far, in arrival order.
     pub fn received(&self) -> Vec<Delivery> {
         self.lock().received.clone()

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard::admin;
+use switchboard_domain::call::{CallRecord, Direction, Ringing};
 
 use crate::common::{Resp, TestServer, assert_error};
 
@@ -453,4 +454,33 @@ async fn lists_filter_and_the_summary_adds_up() {
     assert_eq!(foreign_list.body["calls"], json!([]));
     let foreign_end = s.call(Method::POST, &format!("/v1/calls/{}/end", ids[0]), Some(&other.project_key), None).await;
     assert_error(&foreign_end, 404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_restarting_node_closes_only_the_calls_it_held() {
+    let s = TestServer::start_with(|c| c.node_id = Some("node-a".into())).await;
+    let agent = s.create_agent(json!({"name": "A"})).await;
+    let live = |id: &str, node: &str| {
+        CallRecord::ringing(Ringing {
+            id: id.into(),
+            org_id: s.boot.org_id.clone(),
+            project_id: s.boot.project_id.clone(),
+            agent_id: Some(agent.clone()),
+            direction: Direction::Outbound,
+            from_number: "+15550000000".into(),
+            to_number: "+31612345678".into(),
+            rate_per_minute: 150_000,
+            recording_enabled: false,
+            metadata: json!({}),
+            node_id: Some(node.into()),
+            at: s.store().clock().now_ms(),
+        })
+    };
+    s.store().insert_call(&live("call_mine", "node-a")).await.expect("insert");
+    s.store().insert_call(&live("call_theirs", "node-b")).await.expect("insert");
+    let closed = s.store().close_abandoned_calls(&s.config.node_id()).await.expect("close");
+    assert_eq!(closed, ["call_mine"]);
+    let mine = s.get("/v1/calls/call_mine").await.body;
+    assert_eq!((mine["status"].as_str(), mine["ended_reason"].as_str()), (Some("failed"), Some("error")));
+    assert_eq!(s.get("/v1/calls/call_theirs").await.body["status"], "ringing", "another node's call is its own");
 }

@@ -3,64 +3,13 @@
 //! the receiver at least once (counted by event id).
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use sqlx::Row;
+use serde_json::json;
 use switchboard_testkit::webhook_receiver::{Reply, WebhookReceiver};
 
 use crate::common::test_database_url;
-
-/// The server process; killed when dropped, so a failing test leaves none behind.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-fn start(dir: &std::path::Path, db: &str, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir)
-        .env("SWITCHBOARD_DATABASE_URL", db)
-        .env("SWITCHBOARD_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    Server(child)
-}
-
-async fn wait_up(client: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if client.get(format!("{base}/v1/health")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not come up");
-}
-
-async fn post(client: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
-    let resp = client.post(&url).bearer_auth(key).json(&body).send().await.expect("request");
-    let status = resp.status();
-    let answer: Value = resp.json().await.expect("json");
-    assert!(status.is_success(), "{url}: {status} {answer}");
-    answer
-}
-
-/// Every event id in the outbox.
-async fn recorded_events(db: &str) -> HashSet<String> {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(db).await.expect("open the database");
-    let rows = sqlx::query("SELECT id FROM events").fetch_all(&pool).await.expect("events");
-    pool.close().await;
-    rows.iter().map(|r| r.get::<String, _>("id")).collect()
-}
+use crate::process::{bootstrap, free_port, post, recorded_events, start, wait_up};
 
 #[tokio::test]
 async fn no_event_is_lost_when_the_server_is_killed_mid_delivery() {
@@ -71,20 +20,13 @@ async fn no_event_is_lost_when_the_server_is_killed_mid_delivery() {
         "[runtime]\nclock_speed = 50.0\n[webhooks]\nretry_delays_seconds = [0.1, 0.1, 0.1, 0.1]\npoll_interval_ms = 20\nattempt_timeout_seconds = 1.0\nlease_seconds = 2.0\n",
     )
     .expect("config");
-    let boot = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["admin", "bootstrap", "--org-name", "Crash", "--json"])
-        .current_dir(dir.path())
-        .env("SWITCHBOARD_DATABASE_URL", &db)
-        .output()
-        .expect("bootstrap");
-    assert!(boot.status.success(), "{}", String::from_utf8_lossy(&boot.stderr));
-    let boot: Value = serde_json::from_slice(&boot.stdout).expect("json");
-    let (org_key, key) = (boot["org_key"].as_str().expect("org key"), boot["project_key"].as_str().expect("key"));
+    let (org_key, key) = bootstrap(dir.path(), &db);
+    let (org_key, key) = (org_key.as_str(), key.as_str());
 
     // Slow answers keep deliveries in flight when the kill comes.
     let rx = WebhookReceiver::start().await;
     rx.script((0..60).map(|_| Reply::slow(Duration::from_millis(150))));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().no_proxy().build().expect("client");
     let mut server = start(dir.path(), &db, port);
@@ -104,8 +46,7 @@ async fn no_event_is_lost_when_the_server_is_killed_mid_delivery() {
         .await;
     }
     rx.wait_until(Duration::from_secs(30), |d| d.len() >= 10).await;
-    server.0.kill().expect("SIGKILL");
-    server.0.wait().expect("reap");
+    server.kill();
     let before_restart = rx.received().len();
 
     let server = start(dir.path(), &db, port);
