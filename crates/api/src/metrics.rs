@@ -1,5 +1,6 @@
-//! Prometheus metrics: request counts and latencies per route, served at
-//! `/metrics`.
+//! Prometheus metrics, served at `/metrics`: request counts and latencies per
+//! route, and what the call runtime records (live calls, turn latency, the
+//! lag of call writes).
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -10,6 +11,12 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once), so what the runtime records
+/// before the first request is kept too.
+pub fn install() {
+    handle();
+}
 
 /// Installs the process-wide recorder once; later calls reuse it.
 fn handle() -> Option<&'static PrometheusHandle> {

@@ -6,7 +6,7 @@
 //! passing reason is retried until it succeeds, never dropped.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchboard_domain::call::CallRecord;
 use tokio::sync::{mpsc, oneshot};
@@ -37,10 +37,17 @@ enum Write {
     Flush(oneshot::Sender<()>),
 }
 
+/// A write and when it was queued, to measure how long writes wait.
+#[derive(Debug)]
+struct Queued {
+    write: Write,
+    at: Instant,
+}
+
 /// The queue of call writes; cheap to clone.
 #[derive(Clone)]
 pub struct CallJournal {
-    lanes: Vec<mpsc::UnboundedSender<Write>>,
+    lanes: Vec<mpsc::UnboundedSender<Queued>>,
 }
 
 impl CallJournal {
@@ -61,14 +68,14 @@ impl CallJournal {
         CallJournal { lanes }
     }
 
-    fn lane(&self, call_id: &str) -> &mpsc::UnboundedSender<Write> {
+    fn lane(&self, call_id: &str) -> &mpsc::UnboundedSender<Queued> {
         let mut hasher = DefaultHasher::new();
         call_id.hash(&mut hasher);
         &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize]
     }
 
     fn send(&self, call_id: &str, write: Write) {
-        if self.lane(call_id).send(write).is_err() {
+        if self.lane(call_id).send(Queued { write, at: Instant::now() }).is_err() {
             tracing::error!(call_id, "the call journal has stopped; a write of the call is lost");
         }
     }
@@ -99,7 +106,7 @@ impl CallJournal {
         let mut waits = Vec::with_capacity(self.lanes.len());
         for lane in &self.lanes {
             let (tx, rx) = oneshot::channel();
-            if lane.send(Write::Flush(tx)).is_ok() {
+            if lane.send(Queued { write: Write::Flush(tx), at: Instant::now() }).is_ok() {
                 waits.push(rx);
             }
         }
@@ -110,13 +117,19 @@ impl CallJournal {
 }
 
 /// One lane's writer: takes whatever is queued and commits it as a group.
-async fn write_lane(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
+async fn write_lane(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
     let mut batch = Vec::with_capacity(GROUP);
     while rx.recv_many(&mut batch, GROUP).await > 0 {
-        let writes: Vec<Write> = std::mem::take(&mut batch);
+        let queued: Vec<Queued> = std::mem::take(&mut batch);
+        let oldest = queued.first().map(|q| q.at);
+        let writes: Vec<Write> = queued.into_iter().map(|q| q.write).collect();
         match commit_group(&store, &writes).await {
             Ok(()) => {
                 store.wake_outbox();
+                if let Some(oldest) = oldest {
+                    metrics::histogram!("switchboard_call_write_lag_seconds").record(oldest.elapsed().as_secs_f64());
+                }
+                metrics::histogram!("switchboard_call_write_group_size").record(writes.len() as f64);
                 for write in writes {
                     settle(&store, write, Ok(()));
                 }

@@ -41,6 +41,7 @@ pub async fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Store> 
 /// Builds every service the node runs and the API's state over them: the one
 /// place where services and their settings meet.
 pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppState> {
+    switchboard_api::metrics::install();
     let limiter = match &config.redis_url {
         Some(url) => {
             RateLimiter::redis(url).await.with_context(|| format!("cannot connect to Redis at {}", redact(url)))?

@@ -88,6 +88,7 @@ impl CallDirectory for LocalDirectory {
         }
         *self.agents.entry((call.project_id.clone(), call.agent_id.clone())).or_insert(0) += 1;
         self.calls.insert(call.call_id.clone(), Entry { call, control });
+        metrics::gauge!("switchboard_live_calls").increment(1.0);
         true
     }
 
@@ -101,6 +102,7 @@ impl CallDirectory for LocalDirectory {
         if let Some((_, entry)) = self.calls.remove(call_id) {
             decrement(&self.orgs, &entry.call.org_id);
             decrement(&self.agents, &(entry.call.project_id, entry.call.agent_id));
+            metrics::gauge!("switchboard_live_calls").decrement(1.0);
         }
     }
 

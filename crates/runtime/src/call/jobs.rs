@@ -12,6 +12,7 @@ use switchboard_domain::server_url::CallStarted;
 use switchboard_store::Store;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 
 use super::conversation::LLM_TIMEOUT;
 use super::memory::CallerMemory;
@@ -51,7 +52,8 @@ impl JobContext {
     /// Starts `job`; its results go to `results` tagged with `id`.
     pub(crate) fn spawn(self: &Arc<Self>, id: JobId, job: Job, results: JobResults) -> AbortHandle {
         let context = self.clone();
-        tokio::spawn(async move { context.run(id, job, results).await }).abort_handle()
+        // The job logs in the call's span.
+        tokio::spawn(async move { context.run(id, job, results).await }.in_current_span()).abort_handle()
     }
 
     async fn run(&self, id: JobId, job: Job, results: JobResults) {

@@ -484,3 +484,15 @@ async fn a_restarting_node_closes_only_the_calls_it_held() {
     assert_eq!((mine["status"].as_str(), mine["ended_reason"].as_str()), (Some("failed"), Some("error")));
     assert_eq!(s.get("/v1/calls/call_theirs").await.body["status"], "ringing", "another node's call is its own");
 }
+
+#[tokio::test]
+async fn metrics_show_live_calls_turn_latency_and_the_lag_of_call_writes() {
+    let s = server().await;
+    let agent = s.create_agent(json!({"name": "A", "silence_timeout_seconds": 600})).await;
+    let call = ring_in(&s, &agent, json!([{"say": "Hello there"}, {"hangup": true}])).await;
+    ended(&s, call.body["call_id"].as_str().expect("id")).await;
+    let text = s.request(Method::GET, "/metrics").send().await.expect("metrics").text().await.unwrap_or_default();
+    for name in ["switchboard_live_calls", "switchboard_turn_latency_seconds", "switchboard_call_write_lag_seconds"] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+}
