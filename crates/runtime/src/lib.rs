@@ -1,14 +1,12 @@
-//! Live calls of Switchboard: call sessions, the simulated carrier, the registry
-//! of calls in progress, the outbound HTTP client every callback goes through,
-//! and the language-model client.
+//! Everything of Switchboard that is not HTTP: live calls (the call service,
+//! sessions, transports), messaging channels, phone-number provisioning,
+//! knowledge-base crawling, webhook delivery, and what they share (the
+//! language-model client and the SSRF-guarded outbound HTTP client).
 
 pub mod call;
-pub mod carrier;
-pub mod channels;
 pub mod knowledge;
 pub mod llm;
-pub mod llm_config;
+pub mod messaging;
+pub mod numbers;
 pub mod outbound;
-pub mod server_url;
-pub mod sim;
 pub mod webhooks;

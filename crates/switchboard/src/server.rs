@@ -13,11 +13,11 @@ use switchboard_api::{AppState, router, worker_router};
 use switchboard_domain::voices::local_catalogue;
 use switchboard_runtime::call::service::CallSettings;
 use switchboard_runtime::call::{CallClock, CallService, LocalDirectory};
-use switchboard_runtime::carrier::Numbers;
-use switchboard_runtime::channels::Channels;
+use switchboard_runtime::numbers::Numbers;
+use switchboard_runtime::messaging::Channels;
 use switchboard_runtime::knowledge::KnowledgeService;
 use switchboard_runtime::outbound::{OutboundClient, OutboundPolicy};
-use switchboard_runtime::sim::carrier::SimulatedCarrier;
+use switchboard_runtime::call::transports::simulated::SimulatedCarrier;
 use switchboard_runtime::webhooks::Webhooks;
 use switchboard_store::journal::CallJournal;
 use switchboard_store::{Clock, Store, redact};
@@ -133,7 +133,7 @@ fn spawn_upkeep(config: &Config, state: AppState, flush_every: Duration) -> Join
                 state.calls.tests().expire_idle();
             }
             if role.runs_workers() {
-                match switchboard_runtime::channels::settle_stale_sms(&state.store).await {
+                match switchboard_runtime::messaging::settle_stale_sms(&state.store).await {
                     Ok(n) if n > 0 => {
                         tracing::warn!(count = n, "failed and refunded SMS left sending by a stopped process")
                     }

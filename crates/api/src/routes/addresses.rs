@@ -12,7 +12,7 @@ use switchboard_domain::addresses::{self, AddressFields, AddressStatus, Document
 use switchboard_domain::page::{resolve_limit, split_page};
 use switchboard_domain::phone_numbers::countries;
 use switchboard_domain::time::iso;
-use switchboard_runtime::carrier::{AddressError, CarrierError};
+use switchboard_runtime::numbers::{AddressError, CarrierError};
 use switchboard_store::addresses::{AddressRow, DocumentRow, NewDocument};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

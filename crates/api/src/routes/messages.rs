@@ -12,7 +12,7 @@ use switchboard_domain::money::to_eur;
 use switchboard_domain::sms::{DEFAULT_SENDER_NAME, SenderType};
 use switchboard_domain::time::iso;
 use switchboard_domain::validation::{FieldErrors, is_e164};
-use switchboard_runtime::channels::{ChannelError, Composition, OutboundMessage, SentSms, WriteError};
+use switchboard_runtime::messaging::{ChannelError, Composition, OutboundMessage, SentSms, WriteError};
 use switchboard_store::agents::AgentRow;
 use switchboard_store::contacts::{ContactAddress, ContactRow};
 use switchboard_store::messages::NewMessage;

@@ -14,7 +14,7 @@ use switchboard_domain::phone_numbers::inventory::Offer;
 use switchboard_domain::phone_numbers::requests::{PurchaseParams, SearchParams};
 use switchboard_domain::phone_numbers::{NumberType, PRICE_MICROS};
 use switchboard_domain::time::iso;
-use switchboard_runtime::carrier::NumberError;
+use switchboard_runtime::numbers::NumberError;
 use switchboard_store::phone_numbers::PhoneNumberRow;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -273,7 +273,7 @@ pub(crate) fn number_error(err: NumberError) -> ApiError {
             ApiError::new(StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_CREDITS", err.to_string())
         }
         NumberError::Unavailable(message) => ApiError::conflict("NUMBER_UNAVAILABLE", message),
-        NumberError::Carrier(switchboard_runtime::carrier::CarrierError::Store(err)) => err.into(),
+        NumberError::Carrier(switchboard_runtime::numbers::CarrierError::Store(err)) => err.into(),
     }
 }
 
@@ -418,7 +418,7 @@ async fn release_number(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     state.numbers.release(&scope.project_id, &id).await.map_err(|e| match e {
-        NumberError::Carrier(switchboard_runtime::carrier::CarrierError::Store(err)) => number_not_found(err),
+        NumberError::Carrier(switchboard_runtime::numbers::CarrierError::Store(err)) => number_not_found(err),
         other => number_error(other),
     })?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
-use switchboard_runtime::sim::carrier::{RingIn, ring_in};
+use switchboard_runtime::call::transports::simulated::{RingIn, ring_in};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -9,7 +9,7 @@ use switchboard_domain::money::to_eur;
 use switchboard_domain::sms::{self, DEFAULT_SENDER_NAME, SenderType};
 use switchboard_domain::time::iso;
 use switchboard_domain::validation::{FieldErrors, is_e164};
-use switchboard_runtime::channels::{SentSms, SmsError};
+use switchboard_runtime::messaging::{SentSms, SmsError};
 use switchboard_store::sms::{NewSms, SmsRow};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -18,7 +18,7 @@ use super::jobs::JobContext;
 use super::recorder::Recorder;
 use super::session::{CommandId, Effect, Input, JobId, Now, Session};
 use super::{ControlError, TransportAction, TransportLink};
-use crate::server_url::TranscriptFeed;
+use crate::call::server_url::TranscriptFeed;
 
 /// A session and everything around it.
 pub(crate) struct Call<R> {

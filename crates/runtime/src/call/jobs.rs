@@ -19,7 +19,7 @@ use super::memory::CallerMemory;
 use super::session::{Finished, Job, JobId, JobOutput};
 use crate::knowledge::retrieval::KnowledgeSearch;
 use crate::llm::{ChatMessage, LlmClient, LlmEndpoint, StreamEvent};
-use crate::server_url::ServerUrl;
+use crate::call::server_url::ServerUrl;
 
 /// How long the model may take to fill the extraction schema.
 const EXTRACTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -90,7 +90,7 @@ impl JobContext {
             Job::ServerTool { request, timeout } => {
                 let answer = match &self.server {
                     Some((server, _)) => server.tool_call(&request, timeout).await,
-                    None => Err(crate::server_url::ServerUrlError::Invalid("no server_url".into())),
+                    None => Err(crate::call::server_url::ServerUrlError::Invalid("no server_url".into())),
                 };
                 send(JobOutput::ServerTool(answer));
             }
@@ -115,7 +115,7 @@ impl JobContext {
     /// caller's ids elsewhere, the caller is recognised again by them.
     async fn call_started(&self) -> JobOutput {
         let Some((server, body)) = &self.server else {
-            let answer = Err(crate::server_url::ServerUrlError::Invalid("no server_url".into()));
+            let answer = Err(crate::call::server_url::ServerUrlError::Invalid("no server_url".into()));
             return JobOutput::Configured { answer: Box::new(answer), recognised: None };
         };
         let answer = server.call_started(body).await;

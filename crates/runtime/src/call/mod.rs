@@ -12,20 +12,20 @@ pub mod conversation;
 pub mod directory;
 pub mod embedded;
 pub mod memory;
+pub mod server_url;
 pub mod service;
 pub mod session;
 pub mod test_sessions;
-pub mod transport;
+pub mod transports;
 
 mod driver;
 mod jobs;
 mod recorder;
-mod text;
 
 pub use clock::CallClock;
 pub use directory::{CallDirectory, LiveCall, LocalDirectory};
 pub use service::{CallError, CallService, InboundCall, OutboundCall};
-pub use transport::{Connection, Dial, Dialer, TransportLink};
+pub use transports::{Connection, Dial, Dialer, TransportLink};
 
 /// Identifies one piece of speech the session asked its transport to say, so
 /// playback reports can say which one was heard, and how much of it.

@@ -29,13 +29,13 @@ use super::memory::CallerMemory;
 use super::recorder::{Recorder, StoredCall};
 use super::session::{Session, SessionSpec};
 use super::test_sessions::TestSessions;
-use super::transport::{Connection, Dial, Dialer};
+use super::transports::{Connection, Dial, Dialer};
 use super::{CallClock, CallCommand, ControlError};
 use crate::knowledge::retrieval::KnowledgeSearch;
 use crate::llm::LlmClient;
-use crate::llm_config::LlmSettings;
+use crate::llm::config::LlmSettings;
 use crate::outbound::OutboundClient;
-use crate::server_url::ServerUrl;
+use crate::call::server_url::ServerUrl;
 
 /// Whose call it is.
 #[derive(Debug, Clone, Copy)]

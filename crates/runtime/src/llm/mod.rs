@@ -10,6 +10,7 @@
 //! - `client` ([`LlmClient`]): the thin HTTP layer that feeds the two decoders from a live response.
 
 mod client;
+pub mod config;
 mod error;
 pub mod sse;
 pub mod stream;

@@ -359,7 +359,7 @@ async fn downstream_failures_are_422_and_record_nothing() {
         .await;
     assert_error(&too_long, 422, "LLM_ERROR");
     assert!(too_long.body["message"].as_str().is_some_and(|m| m.contains("160")), "{}", too_long.body);
-    let bounced = contact(&s, json!({"phone": switchboard_runtime::channels::UNDELIVERABLE})).await;
+    let bounced = contact(&s, json!({"phone": switchboard_runtime::messaging::UNDELIVERABLE})).await;
     let refused = s
         .post("/v1/messages", json!({"contact_id": bounced, "channel": "whatsapp", "content": "Hi", "ai": false}))
         .await;

@@ -226,9 +226,9 @@ async fn a_message_the_provider_refuses_is_refunded_and_never_reported_sent() {
         )
         .await;
     assert_eq!(hook.status, 201, "{}", hook.body);
-    let contact = s.post("/v1/contacts", json!({"phone": switchboard_runtime::channels::UNDELIVERABLE})).await;
+    let contact = s.post("/v1/contacts", json!({"phone": switchboard_runtime::messaging::UNDELIVERABLE})).await;
     let contact = contact.body["id"].as_str().expect("contact").to_owned();
-    let refused = s.post("/v1/sms", json!({"to": switchboard_runtime::channels::UNDELIVERABLE, "message": "Hi"})).await;
+    let refused = s.post("/v1/sms", json!({"to": switchboard_runtime::messaging::UNDELIVERABLE, "message": "Hi"})).await;
     assert_error(&refused, 422, "DELIVERY_FAILED");
     assert_close(balance(&s).await, 100.0);
     // Nothing landed in the contact's conversation, which therefore does not exist yet.
@@ -248,7 +248,7 @@ async fn a_message_the_provider_refuses_is_refunded_and_never_reported_sent() {
 
 #[tokio::test]
 async fn a_message_left_sending_by_a_stopped_process_is_failed_and_refunded_once() {
-    use switchboard_runtime::channels::STALE_AFTER;
+    use switchboard_runtime::messaging::STALE_AFTER;
     use switchboard_store::sms::{NewSms, SmsOutcome};
     let s = TestServer::start_with(|c| c.auth.key_use_flush_seconds = 1).await;
     // As a process that paid for a message and stopped before the channel

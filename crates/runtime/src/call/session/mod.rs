@@ -40,7 +40,7 @@ use super::embedded::{EmbeddedBrain, Reply};
 use super::memory::{CallerMemory, welcome};
 use super::{CallClock, CallCommand, ControlError, GatherRequest, NotConnected, TransportAction, TransportEvent};
 use crate::llm::{ChatOutcome, ChatRequest};
-use crate::server_url::ServerUrlError;
+use crate::call::server_url::ServerUrlError;
 
 /// A moment of the call as the driver reads its clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use crate::call::conversation::{END_CALL, MAX_TOOL_ROUNDS, REMEMBER, SentenceSpl
 use crate::call::embedded::Reply;
 use crate::knowledge::retrieval::KNOWLEDGE_BASE_SEARCH;
 use crate::llm::{ChatOutcome, ToolCall};
-use crate::server_url::ServerUrlError;
+use crate::call::server_url::ServerUrlError;
 
 /// A turn in progress.
 pub(super) struct Turn {

@@ -21,7 +21,7 @@ pub use sms::{STALE_AFTER, SentSms, SmsError, settle_stale_sms};
 pub use smtp::{SmtpChannel, SmtpSecurity, SmtpSettings};
 pub use writer::{Composition, MessageWriter, WriteError};
 
-use crate::llm_config::LlmSettings;
+use crate::llm::config::LlmSettings;
 use crate::outbound::OutboundClient;
 
 /// A message on its way out.

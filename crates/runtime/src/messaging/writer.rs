@@ -10,7 +10,7 @@ use switchboard_store::agents::AgentRow;
 use switchboard_store::messages::MessageRow;
 
 use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmError, StreamEvent};
-use crate::llm_config::LlmSettings;
+use crate::llm::config::LlmSettings;
 use crate::outbound::OutboundClient;
 
 /// Longest a model may take to write a message.

@@ -5,9 +5,9 @@
 
 use tokio::sync::mpsc;
 
-use super::recorder::ToolUse;
-use super::transport::{Connection, FarSide, TransportLink};
-use super::{CallClock, TransportAction, TransportEvent};
+use super::{Connection, FarSide, TransportLink};
+use crate::call::recorder::ToolUse;
+use crate::call::{CallClock, TransportAction, TransportEvent};
 
 /// A test session's side of the line.
 pub(crate) struct TextLine {

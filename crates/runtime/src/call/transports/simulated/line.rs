@@ -10,7 +10,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::script::{CallerScript, CallerStep};
 use super::{DialOutcome, dial_outcome, transfer_failure};
-use crate::call::transport::{FarSide, TransportLink};
+use crate::call::transports::{FarSide, TransportLink};
 use crate::call::{CallClock, NotConnected, TransportAction, TransportEvent, UtteranceId};
 
 /// How long things take on the simulated line, in call time.

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::script::{self, CallerScript, default_callee};
-use super::transport::{self, SimCall};
+use super::line::{self, SimCall};
 use crate::call::service::{CallError, CallService, InboundCall, Tenant};
-use crate::call::transport::{Connection, Dial, Dialer, OptionsError};
+use crate::call::transports::{Connection, Dial, Dialer, OptionsError};
 use crate::call::{CallClock, TransportLink};
 use switchboard_domain::call::CallRecord;
 
@@ -41,7 +41,7 @@ impl Dialer for SimulatedCarrier {
 
     fn dial(&self, dial: Dial) -> TransportLink {
         let script = dial.options.as_ref().and_then(|o| simulation(o).ok()).map_or_else(default_callee, |s| s.script);
-        transport::spawn(SimCall::Outbound { to: dial.to, script }, dial.clock)
+        line::spawn(SimCall::Outbound { to: dial.to, script }, dial.clock)
     }
 }
 
@@ -52,7 +52,7 @@ struct SimulatedCaller {
 
 impl Connection for SimulatedCaller {
     fn open(self: Box<Self>, clock: CallClock) -> TransportLink {
-        transport::spawn(SimCall::Inbound { script: self.script }, clock)
+        line::spawn(SimCall::Inbound { script: self.script }, clock)
     }
 }
 

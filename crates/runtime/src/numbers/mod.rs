@@ -1,11 +1,11 @@
-//! The carrier behind phone numbers and address verification: the [`Carrier`]
+//! Phone numbers and addresses, from the carrier that provisions them: the [`Carrier`]
 //! interface (inventory search, ordering and releasing numbers, address
 //! review), its embedded default — the simulated carrier — and [`Numbers`],
 //! which applies the purchase and address rules around it and runs the
 //! worker that lands address reviews and renews numbers every 28 days.
 
 mod addresses;
-mod numbers;
+mod purchase;
 pub mod simulated;
 mod worker;
 
@@ -22,7 +22,7 @@ use switchboard_store::Store;
 use switchboard_store::addresses::{AddressRow, DocumentContent};
 
 pub use addresses::AddressError;
-pub use numbers::NumberError;
+pub use purchase::NumberError;
 
 /// What a carrier call returns.
 pub type CarrierFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CarrierError>> + Send + 'a>>;

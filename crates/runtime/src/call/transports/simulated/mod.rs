@@ -12,9 +12,11 @@
 //! | `0005` | the carrier fails the call | fails: unreachable |
 //! | anything else | answered | connects |
 
-pub mod carrier;
+mod carrier;
+mod line;
 pub mod script;
-pub mod transport;
+
+pub use carrier::{DEFAULT_DIALLED, RingIn, SimulatedCarrier, ring_in};
 
 use crate::call::NotConnected;
 
