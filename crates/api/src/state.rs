@@ -7,9 +7,9 @@ use std::time::Duration;
 use switchboard_domain::memory::MemoryRules;
 use switchboard_domain::voices::Voice;
 use switchboard_runtime::call::CallService;
-use switchboard_runtime::numbers::Numbers;
-use switchboard_runtime::messaging::Channels;
 use switchboard_runtime::knowledge::KnowledgeService;
+use switchboard_runtime::messaging::Channels;
+use switchboard_runtime::numbers::Numbers;
 use switchboard_runtime::webhooks::Webhooks;
 use switchboard_store::Store;
 

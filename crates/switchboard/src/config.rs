@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use switchboard_api::ApiSettings;
 use switchboard_domain::memory::MemoryRules;
 use switchboard_domain::webhooks::RetryPolicy;
-use switchboard_runtime::numbers::CarrierSettings;
-use switchboard_runtime::messaging::{ChannelSettings, SmtpSecurity, SmtpSettings};
 use switchboard_runtime::knowledge::KnowledgeSettings;
 use switchboard_runtime::llm::config::{LlmSettings, LlmTarget};
+use switchboard_runtime::messaging::{ChannelSettings, SmtpSecurity, SmtpSettings};
+use switchboard_runtime::numbers::CarrierSettings;
 use switchboard_runtime::webhooks::WorkerSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

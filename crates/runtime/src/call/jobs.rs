@@ -17,9 +17,9 @@ use tracing::Instrument;
 use super::conversation::LLM_TIMEOUT;
 use super::memory::CallerMemory;
 use super::session::{Finished, Job, JobId, JobOutput};
+use crate::call::server_url::ServerUrl;
 use crate::knowledge::retrieval::KnowledgeSearch;
 use crate::llm::{ChatMessage, LlmClient, LlmEndpoint, StreamEvent};
-use crate::call::server_url::ServerUrl;
 
 /// How long the model may take to fill the extraction schema.
 const EXTRACTION_TIMEOUT: Duration = Duration::from_secs(30);

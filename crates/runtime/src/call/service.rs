@@ -31,11 +31,11 @@ use super::session::{Session, SessionSpec};
 use super::test_sessions::TestSessions;
 use super::transports::{Connection, Dial, Dialer};
 use super::{CallClock, CallCommand, ControlError};
+use crate::call::server_url::ServerUrl;
 use crate::knowledge::retrieval::KnowledgeSearch;
 use crate::llm::LlmClient;
 use crate::llm::config::LlmSettings;
 use crate::outbound::OutboundClient;
-use crate::call::server_url::ServerUrl;
 
 /// Whose call it is.
 #[derive(Debug, Clone, Copy)]

@@ -22,8 +22,8 @@ use super::directory::Control;
 use super::memory::CallerMemory;
 use super::recorder::TestLog;
 use super::service::{CallError, CallService, Parts, Tenant};
-use super::transports::text::{TextLine, TextReply};
 use super::transports::Connection;
+use super::transports::text::{TextLine, TextReply};
 
 /// How long a session lives without a message.
 pub const IDLE_EXPIRY: Duration = Duration::from_secs(180);

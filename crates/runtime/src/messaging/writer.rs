@@ -9,8 +9,8 @@ use switchboard_domain::messaging::{Channel, Sender};
 use switchboard_store::agents::AgentRow;
 use switchboard_store::messages::MessageRow;
 
-use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmError, StreamEvent};
 use crate::llm::config::LlmSettings;
+use crate::llm::{ChatMessage, ChatRequest, LlmClient, LlmError, StreamEvent};
 use crate::outbound::OutboundClient;
 
 /// Longest a model may take to write a message.

@@ -5,12 +5,10 @@
 //! will use without HTTP, and a short run of `bench memory`.
 
 use std::process::Command;
-use std::time::Duration;
 
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
-use switchboard::bench_memory::{self, MemoryBenchOptions};
 use switchboard_domain::memory::hints::IdentityHints;
 use switchboard_domain::memory::validate::{end_request, start_request};
 use switchboard_domain::memory::{LineType, MemoryRules, Recommendation};
@@ -750,29 +748,6 @@ async fn concurrent_requests_for_one_call_id_record_one_call() {
     assert_eq!(statuses.iter().filter(|&&st| st == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|&&st| st == 409).count(), 5, "{statuses:?}");
     assert_eq!(s.store().memory_quota(&s.boot.org_id).await.expect("quota").used, 3);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_memory_bench_runs_end_to_end() {
-    let options = MemoryBenchOptions {
-        database_url: std::env::var("SWITCHBOARD_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()),
-        customers: 20_000,
-        duration: Duration::from_secs(1),
-        warmup: Duration::from_millis(200),
-        concurrency: 2,
-    };
-    let report = bench_memory::run(&options).await.expect("the bench runs");
-    assert_eq!(report.customers, 20_000);
-    assert_eq!(report.seed_rows, 20_000 * 6 + 2_000, "customer, 2 identifiers, 3 variables; an intent for 1 in 10");
-    let ids: Vec<&str> = report.scenarios.iter().map(|s| s.id).collect();
-    assert_eq!(ids, ["returning", "new"]);
-    for scenario in &report.scenarios {
-        let numbers = &scenario.latencies;
-        assert!(numbers.requests > 0, "{}: no requests", scenario.id);
-        assert_eq!(numbers.errors, 0, "{}: {:?}", scenario.id, numbers.error_kinds);
-        assert!(numbers.p50_ms <= numbers.p99_ms);
-    }
-    assert!(bench_memory::render_table(&report).contains("POST /v1/calls/start, returning caller"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

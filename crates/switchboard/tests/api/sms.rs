@@ -228,7 +228,8 @@ async fn a_message_the_provider_refuses_is_refunded_and_never_reported_sent() {
     assert_eq!(hook.status, 201, "{}", hook.body);
     let contact = s.post("/v1/contacts", json!({"phone": switchboard_runtime::messaging::UNDELIVERABLE})).await;
     let contact = contact.body["id"].as_str().expect("contact").to_owned();
-    let refused = s.post("/v1/sms", json!({"to": switchboard_runtime::messaging::UNDELIVERABLE, "message": "Hi"})).await;
+    let refused =
+        s.post("/v1/sms", json!({"to": switchboard_runtime::messaging::UNDELIVERABLE, "message": "Hi"})).await;
     assert_error(&refused, 422, "DELIVERY_FAILED");
     assert_close(balance(&s).await, 100.0);
     // Nothing landed in the contact's conversation, which therefore does not exist yet.

@@ -39,8 +39,8 @@ use super::conversation::{Conversation, Offer};
 use super::embedded::{EmbeddedBrain, Reply};
 use super::memory::{CallerMemory, welcome};
 use super::{CallClock, CallCommand, ControlError, GatherRequest, NotConnected, TransportAction, TransportEvent};
-use crate::llm::{ChatOutcome, ChatRequest};
 use crate::call::server_url::ServerUrlError;
+use crate::llm::{ChatOutcome, ChatRequest};
 
 /// A moment of the call as the driver reads its clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

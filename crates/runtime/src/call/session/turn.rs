@@ -19,9 +19,9 @@ use super::speech::{LineId, Tag};
 use super::{APOLOGY, Job, JobId, LatencyProbe, Now, Session, hang_up_after};
 use crate::call::conversation::{END_CALL, MAX_TOOL_ROUNDS, REMEMBER, SentenceSplitter, TRANSFER_CALL, arguments};
 use crate::call::embedded::Reply;
+use crate::call::server_url::ServerUrlError;
 use crate::knowledge::retrieval::KNOWLEDGE_BASE_SEARCH;
 use crate::llm::{ChatOutcome, ToolCall};
-use crate::call::server_url::ServerUrlError;
 
 /// A turn in progress.
 pub(super) struct Turn {

@@ -5,8 +5,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::script::{self, CallerScript, default_callee};
 use super::line::{self, SimCall};
+use super::script::{self, CallerScript, default_callee};
 use crate::call::service::{CallError, CallService, InboundCall, Tenant};
 use crate::call::transports::{Connection, Dial, Dialer, OptionsError};
 use crate::call::{CallClock, TransportLink};

@@ -1,7 +1,7 @@
 //! The calls benchmark runs end to end on a small ramp: every call completes
 //! correctly and every model turn is measured. Nothing here asserts speed.
 
-use switchboard::bench_calls::{CallBenchOptions, run};
+use switchboard_bench::calls::{CallBenchOptions, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_ramp_completes_every_call_and_measures_every_turn() {

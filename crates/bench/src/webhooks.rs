@@ -1,4 +1,4 @@
-//! `switchboard bench webhooks`: deliveries per second from the outbox to a
+//! `switchboard-bench webhooks`: deliveries per second from the outbox to a
 //! local receiver, and the delay from an event's commit to its first attempt,
 //! on a throwaway SQLite or PostgreSQL database.
 
@@ -16,9 +16,9 @@ use switchboard_store::webhooks::NewWebhook;
 use switchboard_store::{Clock, Store};
 use switchboard_testkit::webhook_receiver::WebhookReceiver;
 
-use crate::admin;
-use crate::bench_load::percentile;
+use crate::load::percentile;
 use crate::scratch_db::Database;
+use switchboard::admin;
 
 #[derive(Debug, Clone)]
 pub struct WebhookBenchOptions {
@@ -58,7 +58,7 @@ pub async fn run_and_print(options: &WebhookBenchOptions, json: bool) -> anyhow:
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!("switchboard bench webhooks — {} build, {}", report.build, report.database);
+    println!("switchboard-bench webhooks — {} build, {}", report.build, report.database);
     println!(
         "burst: {} events delivered in {:.2} s = {:.0} deliveries/s ({} in flight)",
         report.burst_events, report.burst_seconds, report.deliveries_per_second, report.concurrency

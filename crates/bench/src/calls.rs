@@ -1,4 +1,4 @@
-//! `switchboard bench calls`: how many simulated calls this machine holds at
+//! `switchboard-bench calls`: how many simulated calls this machine holds at
 //! once with every call completing correctly, and what the platform adds to each
 //! model turn. Calls run through the real server (HTTP injection, sessions,
 //! simulated carrier, store) against a zero-latency scripted language model.
@@ -12,9 +12,9 @@ use switchboard_domain::call::CallRecord;
 use switchboard_testkit::llm::ScriptedLlm;
 use tokio::sync::oneshot;
 
-use crate::bench_server::BenchServer;
-use crate::config::Config;
 use crate::scratch_db::Database;
+use crate::server::BenchServer;
+use switchboard::Config;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ pub async fn run_and_print(options: &CallBenchOptions, json: bool) -> anyhow::Re
         return Ok(());
     }
     println!(
-        "switchboard bench calls — {} build, {}, {} turns a call, call clock ×{}",
+        "switchboard-bench calls — {} build, {}, {} turns a call, call clock ×{}",
         report.build, report.database, report.turns, report.clock_speed
     );
     println!(
@@ -289,5 +289,5 @@ fn check_call(call: &CallRecord, turns: usize) -> Result<(), String> {
 /// The nearest-rank `p`th percentile of unsorted values.
 fn percentile(values: &mut [u64], p: f64) -> u64 {
     values.sort_unstable();
-    crate::bench_load::percentile(values, p)
+    crate::load::percentile(values, p)
 }

@@ -1,4 +1,4 @@
-//! `switchboard bench api`: throughput and latency of a bare axum handler, an
+//! `switchboard-bench api`: throughput and latency of a bare axum handler, an
 //! authenticated `GET /v1/agents/:id` and an authenticated `POST /v1/agents` on the
 //! real server, measured one after another in one process on a throwaway database.
 
@@ -19,12 +19,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::bench_load::{
+use crate::load::{
     Latencies, Load, Window, error_kind, error_lines, load_average, load_client, run_clients, summarize,
 };
-use crate::bench_server::BenchServer;
-use crate::config::Config;
 use crate::scratch_db::Database;
+use crate::server::BenchServer;
+use switchboard::Config;
 
 /// The throughput goal we report against: authenticated reads reach at least
 /// this share of the bare handler's requests per second.
@@ -112,7 +112,7 @@ pub struct ScenarioReport {
 /// JSON report on stdout and the table on stderr.
 pub async fn run_and_print(options: &BenchOptions, json: bool) -> anyhow::Result<()> {
     let report = run(options).await?;
-    crate::bench_load::print_report(&render_table(&report), &report, json)
+    crate::load::print_report(&render_table(&report), &report, json)
 }
 
 /// Sets up a database and both servers, measures every scenario, tears down.

@@ -1,10 +1,10 @@
-//! `switchboard bench api` end to end: a short run on a temporary SQLite file (or a
+//! `switchboard-bench api` end to end: a short run on a temporary SQLite file (or a
 //! fresh PostgreSQL database when `SWITCHBOARD_TEST_DATABASE_URL` is set) must
 //! measure every scenario without errors. It asserts nothing about speed.
 
 use std::time::Duration;
 
-use switchboard::bench::{self, BenchOptions};
+use switchboard_bench::api::{self as bench, BenchOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_measures_every_scenario_without_errors() {

@@ -1,4 +1,4 @@
-//! `switchboard bench memory`: `POST /v1/calls/start` latency and throughput
+//! `switchboard-bench memory`: `POST /v1/calls/start` latency and throughput
 //! through the real HTTP server with many remembered customers (1,000,000 by
 //! default), loaded first with bulk INSERTs. Two scenarios: returning callers
 //! (ANI + external id of a random stored customer, scored `very_high`) and
@@ -17,12 +17,12 @@ use switchboard_domain::memory::hints::{Identifier, IdentifierKind};
 use switchboard_store::Store;
 use switchboard_store::memory::{ImportedCustomer, MemoryScope};
 
-use crate::bench_load::{
+use crate::load::{
     Latencies, Load, Window, error_kind, error_lines, load_average, load_client, run_clients, summarize,
 };
-use crate::bench_server::BenchServer;
-use crate::config::Config;
 use crate::scratch_db::Database;
+use crate::server::BenchServer;
+use switchboard::Config;
 
 /// Customers per import transaction.
 const SEED_BATCH: u64 = 10_000;
@@ -92,7 +92,7 @@ pub struct Scenario {
 /// on stdout, the table on stderr).
 pub async fn run_and_print(options: &MemoryBenchOptions, json: bool) -> anyhow::Result<()> {
     let report = run(options).await?;
-    crate::bench_load::print_report(&render_table(&report), &report, json)
+    crate::load::print_report(&render_table(&report), &report, json)
 }
 
 /// Creates a throwaway database, seeds it, measures, drops it.

@@ -9,9 +9,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::admin;
-use crate::config::Config;
-use crate::server::{build_state, serve_state};
+use switchboard::Config;
+use switchboard::admin;
+use switchboard::server::{build_state, serve_state};
 
 pub struct BenchServer {
     /// `http://127.0.0.1:<port>`.

@@ -1,4 +1,4 @@
-//! `switchboard bench kb`: retrieval quality and speed of knowledge-base
+//! `switchboard-bench kb`: retrieval quality and speed of knowledge-base
 //! search. A FAQ of 200+ entries (`benches-data/kb_faq.txt`) is loaded into a
 //! knowledge base on a throwaway database; every entry comes with a
 //! paraphrased query and a spoken-style one, and recall@1 and MRR (within the
@@ -20,11 +20,11 @@ use switchboard_domain::knowledge::settings::KnowledgeBaseCreate;
 use switchboard_runtime::knowledge::retrieval::{ANSWER_THRESHOLD, search};
 use switchboard_store::{Clock, Store};
 
-use crate::admin;
 use crate::scratch_db::Database;
+use switchboard::admin;
 
 /// The FAQ, its queries and the out-of-scope questions.
-const FAQ: &str = include_str!("../benches-data/kb_faq.txt");
+const FAQ: &str = include_str!("../data/kb_faq.txt");
 /// Results looked at for the reciprocal rank.
 const DEPTH: u32 = 10;
 
@@ -234,7 +234,7 @@ fn round3(x: f64) -> f64 {
 
 /// The nearest-rank percentile of sorted values, to the microsecond.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
-    (crate::bench_load::percentile(sorted, p) * 1000.0).round() / 1000.0
+    (crate::load::percentile(sorted, p) * 1000.0).round() / 1000.0
 }
 
 /// Reads the FAQ file: blocks of `Q:`, `A:`, `P:` (paraphrased query) and
@@ -363,7 +363,7 @@ fn distractors(n: usize) -> Vec<EntryContent> {
 
 fn render(report: &KbBenchReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "switchboard bench kb — {} build, {}", report.build, report.database);
+    let _ = writeln!(out, "switchboard-bench kb — {} build, {}", report.build, report.database);
     let _ = writeln!(out, "FAQ: {} entries; answer threshold {}", report.faq_entries, report.answer_threshold);
     let _ = writeln!(
         out,
