@@ -13,7 +13,11 @@ use switchboard_bench::webhooks::{self, WebhookBenchOptions};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo bench -p switchboard-bench --", version, about = "Benchmarks of Switchboard, run on this machine")]
+#[command(
+    name = "cargo bench -p switchboard-bench --",
+    version,
+    about = "Benchmarks of Switchboard, run on this machine"
+)]
 struct Cli {
     /// A PostgreSQL server to run on, in a fresh database dropped at the end
     /// (postgres://…); default a SQLite file in a temporary folder. No

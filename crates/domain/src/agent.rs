@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -85,152 +85,28 @@ const NAME_MAX: usize = 100;
 const PROMPT_MAX: usize = 50_000;
 const MESSAGE_MAX: usize = 2_000;
 
-/// The create body: only `name` is required.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AgentCreate {
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
-    /// BCP-47 language; default `en-US`.
-    #[schema(
-        pattern = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
-    )]
-    pub language: Option<String>,
-    /// A voice name from `GET /v1/voices` for the language; default `Sarah`.
-    pub voice: Option<String>,
-    /// Longest call in seconds, 60–7200; default 1800.
-    #[serde(alias = "maxCallDuration")]
-    #[schema(minimum = 60, maximum = 7200)]
-    pub max_duration: Option<i64>,
-    pub recording: Option<bool>,
-    #[serde(alias = "endCallEnabled")]
-    pub end_call_enabled: Option<bool>,
-    /// Public HTTPS endpoint for real-time call control.
-    #[serde(alias = "serverUrl")]
-    #[schema(pattern = "^https?://")]
-    pub server_url: Option<String>,
-    /// Endpoint for asynchronous event delivery scoped to this agent.
-    #[serde(alias = "webhookUrl")]
-    #[schema(pattern = "^https?://")]
-    pub webhook_url: Option<String>,
-    #[serde(alias = "systemPrompt")]
-    pub system_prompt: Option<String>,
-    #[serde(alias = "firstMessage")]
-    pub first_message: Option<String>,
-    pub llm: Option<LlmConfig>,
-    /// Seconds of caller silence before the call ends, 5–600; default 30.
-    #[schema(minimum = 5, maximum = 600)]
-    pub silence_timeout_seconds: Option<i64>,
-    pub voicemail: Option<VoicemailConfig>,
-    #[schema(max_items = 20)]
-    pub knowledge_base_ids: Option<Vec<String>>,
-    #[serde(alias = "isActive")]
-    pub is_active: Option<bool>,
-}
-
-/// The partial-update body: only the fields sent change; `null` clears a
-/// nullable field.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AgentPatch {
-    #[schema(min_length = 1, max_length = 100)]
-    pub name: Option<String>,
-    #[schema(
-        pattern = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
-    )]
-    pub language: Option<String>,
-    pub voice: Option<String>,
-    #[serde(alias = "maxCallDuration")]
-    #[schema(minimum = 60, maximum = 7200)]
-    pub max_duration: Option<i64>,
-    pub recording: Option<bool>,
-    #[serde(alias = "endCallEnabled")]
-    pub end_call_enabled: Option<bool>,
-    #[serde(default, deserialize_with = "nullable", alias = "serverUrl")]
-    #[schema(value_type = Option<String>, pattern = "^https?://")]
-    pub server_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable", alias = "webhookUrl")]
-    #[schema(value_type = Option<String>, pattern = "^https?://")]
-    pub webhook_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable", alias = "systemPrompt")]
-    #[schema(value_type = Option<String>)]
-    pub system_prompt: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable", alias = "firstMessage")]
-    #[schema(value_type = Option<String>)]
-    pub first_message: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<LlmConfig>)]
-    pub llm: Option<Option<LlmConfig>>,
-    #[schema(minimum = 5, maximum = 600)]
-    pub silence_timeout_seconds: Option<i64>,
-    pub voicemail: Option<VoicemailConfig>,
-    #[schema(max_items = 20)]
-    pub knowledge_base_ids: Option<Vec<String>>,
-    #[serde(alias = "isActive")]
-    pub is_active: Option<bool>,
-}
-
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
-impl AgentCreate {
-    /// The settings this body asks for, with defaults filled in.
-    pub fn into_settings(self) -> AgentSettings {
-        AgentSettings {
-            name: self.name,
-            language: self.language.unwrap_or_else(|| DEFAULT_LANGUAGE.into()),
-            voice: self.voice.unwrap_or_else(|| DEFAULT_VOICE.into()),
-            max_duration: self.max_duration.unwrap_or(DEFAULT_MAX_DURATION),
-            recording: self.recording.unwrap_or(false),
-            end_call_enabled: self.end_call_enabled.unwrap_or(false),
-            server_url: self.server_url,
-            webhook_url: self.webhook_url,
-            system_prompt: self.system_prompt,
-            first_message: self.first_message,
-            llm: self.llm,
-            silence_timeout_seconds: self.silence_timeout_seconds.unwrap_or(DEFAULT_SILENCE_TIMEOUT),
-            voicemail: self.voicemail.unwrap_or_default(),
-            knowledge_base_ids: self.knowledge_base_ids.unwrap_or_default(),
-            is_active: self.is_active.unwrap_or(true),
-        }
-    }
-}
-
-impl AgentPatch {
-    /// The settings after this patch.
-    pub fn apply(self, current: &AgentSettings) -> AgentSettings {
-        let mut next = current.clone();
-        macro_rules! set {
-            ($($field:ident),*) => { $(if let Some(v) = self.$field { next.$field = v; })* };
-        }
-        set!(
-            name,
-            language,
-            voice,
-            max_duration,
-            recording,
-            end_call_enabled,
-            server_url,
-            webhook_url,
-            system_prompt,
-            first_message,
-            llm,
-            silence_timeout_seconds,
-            voicemail,
-            knowledge_base_ids,
-            is_active
-        );
-        next
-    }
-}
-
 impl AgentSettings {
+    /// An agent with this name and every other setting at its default.
+    pub fn named(name: &str) -> Self {
+        AgentSettings {
+            name: name.to_owned(),
+            language: DEFAULT_LANGUAGE.into(),
+            voice: DEFAULT_VOICE.into(),
+            max_duration: DEFAULT_MAX_DURATION,
+            recording: false,
+            end_call_enabled: false,
+            server_url: None,
+            webhook_url: None,
+            system_prompt: None,
+            first_message: None,
+            llm: None,
+            silence_timeout_seconds: DEFAULT_SILENCE_TIMEOUT,
+            voicemail: VoicemailConfig::default(),
+            knowledge_base_ids: Vec::new(),
+            is_active: true,
+        }
+    }
+
     /// Checks every field; `allow_http` relaxes URLs to plain http (development).
     pub fn validate(&self, catalogue: &[Voice], allow_http: bool) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::new();
@@ -298,7 +174,7 @@ mod tests {
     use crate::voices::local_catalogue;
 
     fn settings() -> AgentSettings {
-        AgentCreate { name: "Support".into(), ..Default::default() }.into_settings()
+        AgentSettings::named("Support")
     }
 
     #[test]
@@ -336,24 +212,15 @@ mod tests {
     }
 
     #[test]
-    fn patch_changes_only_sent_fields_and_null_clears() {
+    fn changes_name_each_field_that_differs() {
         let mut s = settings();
         s.server_url = Some("https://a.example/x".into());
-        let patch: AgentPatch = serde_json::from_str(r#"{"max_duration": 600, "server_url": null}"#).unwrap();
-        let next = patch.apply(&s);
-        assert_eq!(next.max_duration, 600);
-        assert_eq!(next.server_url, None);
-        assert_eq!(next.name, s.name);
+        let mut next = s.clone();
+        next.max_duration = 600;
+        next.server_url = None;
         let changes = s.changes(&next);
         assert_eq!(changes.len(), 2);
         assert_eq!(changes["max_duration"], (Value::from(1800), Value::from(600)));
         assert_eq!(changes["server_url"].1, Value::Null);
-    }
-
-    #[test]
-    fn unknown_fields_are_refused() {
-        assert!(serde_json::from_str::<AgentPatch>(r#"{"nmae": "x"}"#).is_err());
-        let create: AgentCreate = serde_json::from_str(r#"{"name":"x","systemPrompt":"hi"}"#).unwrap();
-        assert_eq!(create.system_prompt.as_deref(), Some("hi"));
     }
 }

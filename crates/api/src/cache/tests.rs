@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use switchboard_domain::agent::AgentCreate;
+use switchboard_domain::agent::AgentSettings;
 use switchboard_domain::keys::{self, KeyScope};
 use switchboard_store::{Clock, Store};
 
@@ -49,7 +49,7 @@ async fn agents_are_served_to_their_own_project_only_and_dropped_when_the_org_wr
     let (server, other_process) = (store(&dir).await, store(&dir).await);
     let cache = ReadCache::new(Duration::from_secs(600), &server);
     let boot = server.bootstrap_org("Acme", 100_000_000).await.expect("org");
-    let settings = AgentCreate { name: "Ava".into(), ..AgentCreate::default() }.into_settings();
+    let settings = AgentSettings::named("Ava");
     let agent = server.create_agent(&boot.org.id, &boot.project.id, &settings, None).await.expect("agent");
     assert_eq!(cache.agent(&server, &boot.project.id, &agent.id).await.expect("agent").row.settings.name, "Ava");
     let other = server.create_project(&boot.org.id, "Other", None).await.expect("project");

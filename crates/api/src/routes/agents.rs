@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_domain::agent::{AgentCreate, AgentPatch, LlmConfig, VoicemailConfig};
+use switchboard_domain::agent::{LlmConfig, VoicemailConfig};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::keys::secret_hint;
 use switchboard_domain::page::{resolve_limit, split_page};
@@ -22,6 +22,10 @@ use crate::auth::ProjectScope;
 use crate::error::{ApiError, Result};
 use crate::extract::{Json, OptionalJson, Path, Query};
 use crate::state::AppState;
+
+mod bodies;
+
+pub use bodies::{AgentCreate, AgentPatch};
 
 /// An AI voice agent.
 #[derive(Serialize, ToSchema)]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_domain::agent::AgentCreate;
+use switchboard_domain::agent::AgentSettings;
 use switchboard_domain::call::{CallRecord, CallStatus, ConfigSource, Direction, EndedReason, Ringing, Role};
 use switchboard_domain::events::EventType;
 use switchboard_domain::server_url::{CallConfig, ToolCallResponse, ToolDef};
@@ -51,15 +51,13 @@ impl Default for Options {
 
 impl Call {
     fn new(options: Options) -> Self {
-        let agent = AgentCreate {
-            name: "Policy bot".into(),
+        let agent = AgentSettings {
             first_message: Some("Acme insurance, how can I help?".into()),
-            end_call_enabled: Some(true),
-            silence_timeout_seconds: Some(30),
-            max_duration: Some(600),
-            ..AgentCreate::default()
-        }
-        .into_settings();
+            end_call_enabled: true,
+            silence_timeout_seconds: 30,
+            max_duration: 600,
+            ..AgentSettings::named("Policy bot")
+        };
         let spec = SessionSpec {
             record: record(),
             agent,
