@@ -104,6 +104,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// A store failure where a missing object is 404 `NOT_FOUND` with `message`.
+    pub fn missing(err: switchboard_store::Error, message: &str) -> Self {
+        match err {
+            switchboard_store::Error::NotFound => ApiError::not_found(message),
+            other => other.into(),
+        }
+    }
+}
+
+/// Names what a store read did not find: `.or_not_found("Agent not found")`.
+pub trait OrNotFound<T> {
+    fn or_not_found(self, message: &str) -> Result<T>;
+}
+
+impl<T> OrNotFound<T> for std::result::Result<T, switchboard_store::Error> {
+    fn or_not_found(self, message: &str) -> Result<T> {
+        self.map_err(|err| ApiError::missing(err, message))
+    }
+}
+
 impl From<switchboard_store::Error> for ApiError {
     fn from(err: switchboard_store::Error) -> Self {
         match err {

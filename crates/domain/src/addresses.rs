@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::ids::IdKind;
+use crate::phone::{E164, E164_PROBLEM};
 use crate::phone_numbers::countries::{self, Country};
-use crate::validation::{FieldErrors, is_e164, optional_text, required_text};
+use crate::validation::{FieldErrors, optional_text, required_text};
 
 /// Where an address is in its review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -195,8 +196,8 @@ impl AddressFields {
         if !is_email(&self.contact_email) {
             errors.add("contact_email", "Must be a valid email address.");
         }
-        if !is_e164(&self.contact_phone) {
-            errors.add("contact_phone", "Must be a valid E.164 phone number.");
+        if E164::parse(&self.contact_phone).is_none() {
+            errors.add("contact_phone", E164_PROBLEM);
         }
         match countries::country(&self.country_code) {
             None => errors.add(

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::validation::is_e164;
+use crate::phone::{DTMF_PROBLEM, Dtmf, E164, E164_PROBLEM};
 
 /// A menu the caller hears and answers with a digit or a word.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -159,8 +159,8 @@ impl IvrMenu {
         for (i, option) in self.options.iter().enumerate() {
             let here = format!("{at}options[{i}].");
             if let Some(digit) = &option.digit {
-                if digit.len() != 1 || !digit.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
-                    problems.push((format!("{here}digit"), "Must be one of 0-9, * or #.".into()));
+                if Dtmf::parse_one(digit).is_none() {
+                    problems.push((format!("{here}digit"), DTMF_PROBLEM.into()));
                 } else if digits.contains(digit) {
                     problems.push((format!("{here}digit"), "Used by another option.".into()));
                 } else {
@@ -170,8 +170,8 @@ impl IvrMenu {
                 problems.push((format!("{here}digit"), "An option needs a digit or words.".into()));
             }
             match option.action {
-                IvrAction::Transfer if !option.destination.as_deref().is_some_and(is_e164) => {
-                    problems.push((format!("{here}destination"), "Must be a valid E.164 phone number.".into()));
+                IvrAction::Transfer if option.destination.as_deref().and_then(E164::parse).is_none() => {
+                    problems.push((format!("{here}destination"), E164_PROBLEM.into()));
                 }
                 IvrAction::Submenu => match &option.menu {
                     Some(menu) => menu.collect_problems(&format!("{here}menu."), depth + 1, problems),

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod messaging;
 pub mod money;
 pub mod page;
+pub mod phone;
 pub mod phone_numbers;
 pub mod server_url;
 pub mod sms;

@@ -89,13 +89,6 @@ pub fn callback_url(value: &str, allow_http: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// An E.164 phone number: `+`, a non-zero digit, then 6 to 14 more digits.
-pub fn is_e164(value: &str) -> bool {
-    value.strip_prefix('+').is_some_and(|digits| {
-        (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
-    })
-}
-
 /// A calendar date `YYYY-MM-DD` as the epoch-ms bounds of that UTC day.
 pub fn utc_day_bounds(date: &str) -> Option<(i64, i64)> {
     let day: jiff::civil::Date = date.parse().ok()?;
@@ -133,16 +126,6 @@ mod tests {
         assert!(callback_url("ftp://example.com", true).is_err());
         assert!(callback_url("not a url", true).is_err());
         assert!(callback_url("https://user:pw@example.com", false).is_err());
-    }
-
-    #[test]
-    fn e164_numbers() {
-        for ok in ["+31612345678", "+15550100002", "+4930123456"] {
-            assert!(is_e164(ok), "{ok}");
-        }
-        for bad in ["31612345678", "+0612345678", "+316", "+31 6 1234 5678", "+1234567890123456", ""] {
-            assert!(!is_e164(bad), "{bad}");
-        }
     }
 
     #[test]

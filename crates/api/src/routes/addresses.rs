@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AnyCaller;
-use crate::error::{ApiError, ErrorBody, Result};
+use crate::error::{ApiError, ErrorBody, OrNotFound, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::upload::{self, UploadedFile};
@@ -209,13 +209,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(check_status))
 }
 
-fn address_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Address not found"),
-        other => other.into(),
-    }
-}
-
 fn already_submitted() -> ApiError {
     ApiError::conflict(
         "ALREADY_SUBMITTED",
@@ -320,7 +313,7 @@ async fn get_address(
     AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Address>> {
-    let row = state.store.address(&caller.org.id, &id).await.map_err(address_not_found)?;
+    let row = state.store.address(&caller.org.id, &id).await.or_not_found("Address not found")?;
     Ok(axum::Json(Address::view(row)))
 }
 
@@ -334,7 +327,7 @@ async fn delete_address(
     AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.store.delete_address(&caller.org.id, &id).await.map_err(address_not_found)?.map_err(|_| {
+    state.store.delete_address(&caller.org.id, &id).await.or_not_found("Address not found")?.map_err(|_| {
         ApiError::conflict(
             "ADDRESS_IN_USE",
             "A phone number of the org was bought on this address; release it before deleting the address.",
@@ -408,13 +401,13 @@ async fn upload_document(
     Path(id): Path<String>,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse> {
-    state.store.address(&caller.org.id, &id).await.map_err(address_not_found)?;
+    state.store.address(&caller.org.id, &id).await.or_not_found("Address not found")?;
     let document = read_form(multipart).await?;
     let row = state
         .store
         .add_address_document(&caller.org.id, &id, document)
         .await
-        .map_err(address_not_found)?
+        .or_not_found("Address not found")?
         .map_err(|_| already_submitted())?;
     Ok((StatusCode::CREATED, axum::Json(Address::view(row))))
 }

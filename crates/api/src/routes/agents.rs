@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::ProjectScope;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, OrNotFound, Result};
 use crate::extract::{Json, OptionalJson, Path, Query};
 use crate::state::AppState;
 
@@ -151,13 +151,6 @@ impl From<AuditRow> for AuditEntry {
     }
 }
 
-fn agent_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Agent not found"),
-        other => other.into(),
-    }
-}
-
 /// Refuses knowledge-base ids the org does not have (ids of the wrong shape
 /// are left to the settings' validation, which names them).
 async fn known_knowledge_bases(state: &AppState, org_id: &str, ids: &[String]) -> Result<()> {
@@ -224,7 +217,7 @@ async fn get_agent(
     scope: ProjectScope,
     Path(agent_id): Path<String>,
 ) -> Result<Response> {
-    let agent = state.cache.agent(&state.store, &scope.project_id, &agent_id).await.map_err(agent_not_found)?;
+    let agent = state.cache.agent(&state.store, &scope.project_id, &agent_id).await.or_not_found("Agent not found")?;
     // A cached copy keeps the body its first reader rendered.
     let body = match agent.body.get() {
         Some(body) => body.clone(),
@@ -257,7 +250,7 @@ async fn patch_agent(
             next.validate(voices, dev).map(|()| next)
         })
         .await
-        .map_err(agent_not_found)?;
+        .or_not_found("Agent not found")?;
     let row = outcome.map_err(ApiError::validation)?;
     Ok(axum::Json(Agent::view(row, false)))
 }
@@ -270,7 +263,7 @@ async fn delete_agent(
     scope: ProjectScope,
     Path(agent_id): Path<String>,
 ) -> Result<StatusCode> {
-    state.store.agent(&scope.project_id, &agent_id).await.map_err(agent_not_found)?;
+    state.store.agent(&scope.project_id, &agent_id).await.or_not_found("Agent not found")?;
     let active = state.calls.live_calls_of_agent(scope.tenant(), &agent_id);
     if active > 0 {
         return Err(ApiError::conflict(
@@ -278,7 +271,7 @@ async fn delete_agent(
             format!("Agent has {active} active call(s); end them before deleting the agent."),
         ));
     }
-    state.store.delete_agent(&scope.project_id, &agent_id).await.map_err(agent_not_found)?;
+    state.store.delete_agent(&scope.project_id, &agent_id).await.or_not_found("Agent not found")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -299,7 +292,7 @@ async fn clone_agent(
         .store
         .clone_agent(&scope.project_id, &agent_id, name, Some(&scope.caller.key_id))
         .await
-        .map_err(agent_not_found)?;
+        .or_not_found("Agent not found")?;
     Ok((StatusCode::CREATED, axum::Json(Agent::view(row, true))))
 }
 
@@ -316,7 +309,7 @@ async fn rotate_webhook_secret(
         .store
         .rotate_agent_secret(&scope.project_id, &agent_id, Some(&scope.caller.key_id))
         .await
-        .map_err(agent_not_found)?;
+        .or_not_found("Agent not found")?;
     Ok(axum::Json(Agent::view(row, true)))
 }
 
@@ -334,7 +327,7 @@ async fn audit_log(
         .store
         .agent_audit(&scope.project_id, &agent_id, page.after.as_deref(), limit)
         .await
-        .map_err(agent_not_found)?;
+        .or_not_found("Agent not found")?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(AuditLog { entries: rows.into_iter().map(AuditEntry::from).collect(), next_cursor }))
 }
@@ -372,6 +365,6 @@ async fn set_archived(
         .store
         .set_agent_archived(&scope.project_id, agent_id, archived, Some(&scope.caller.key_id))
         .await
-        .map_err(agent_not_found)?;
+        .or_not_found("Agent not found")?;
     Ok(axum::Json(Agent::view(row, false)))
 }

@@ -9,8 +9,9 @@ use serde_json::Value;
 use switchboard_domain::call::{CallRecord, CallStatus, Direction, Disposition, EndedReason};
 use switchboard_domain::money::to_eur;
 use switchboard_domain::page::split_page;
+use switchboard_domain::phone::{DTMF_PROBLEM, Dtmf, E164};
 use switchboard_domain::time::iso;
-use switchboard_domain::validation::{self, is_e164, utc_day_bounds};
+use switchboard_domain::validation::{self, utc_day_bounds};
 use switchboard_runtime::call::service::OutboundCall;
 use switchboard_runtime::call::{CallCommand, CallError, ControlError, GatherRequest};
 use switchboard_store::calls::CallFilter;
@@ -19,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::ProjectScope;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, OrNotFound, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
@@ -286,13 +287,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(gather))
 }
 
-fn call_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Call not found"),
-        other => other.into(),
-    }
-}
-
 fn date_bound(field: &str, value: Option<&str>, end: bool) -> Result<Option<i64>> {
     value
         .map(|v| {
@@ -393,7 +387,7 @@ async fn get_call(
     scope: ProjectScope,
     Path(call_id): Path<String>,
 ) -> Result<axum::Json<Call>> {
-    let row = state.store.call(&scope.project_id, &call_id).await.map_err(call_not_found)?;
+    let row = state.store.call(&scope.project_id, &call_id).await.or_not_found("Call not found")?;
     Ok(axum::Json(Call::view(row, true)))
 }
 
@@ -428,7 +422,7 @@ async fn recording(
     if q.expires_in.is_some_and(|s| !(60..=86_400).contains(&s)) {
         return Err(ApiError::invalid_field("expires_in", "Must be between 60 and 86400."));
     }
-    let row = state.store.call(&scope.project_id, &call_id).await.map_err(call_not_found)?;
+    let row = state.store.call(&scope.project_id, &call_id).await.or_not_found("Call not found")?;
     if !row.recording_enabled {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -464,14 +458,14 @@ async fn transfer_call(
     Path(call_id): Path<String>,
     Json(body): Json<TransferBody>,
 ) -> Result<axum::Json<TransferAccepted>> {
-    let destination = body.destination.filter(|d| is_e164(d)).ok_or_else(|| {
+    let destination = body.destination.as_deref().and_then(E164::parse).ok_or_else(|| {
         let mut err = ApiError::invalid_field("destination", "destination must be a valid E.164 phone number");
         err.message = "destination must be a valid E.164 phone number".into();
         err
     })?;
-    let command = CallCommand::Transfer { destination: destination.clone() };
+    let command = CallCommand::Transfer { destination: destination.to_string() };
     state.calls.command(scope.tenant(), &call_id, command).await?;
-    Ok(axum::Json(TransferAccepted { success: true, destination }))
+    Ok(axum::Json(TransferAccepted { success: true, destination: destination.into_string() }))
 }
 
 /// Say a prompt and collect keypad digits; the result lands on the call and in
@@ -493,13 +487,12 @@ async fn gather(
     let timeout_seconds = body.timeout_seconds.unwrap_or(15);
     errors.check("timeout_seconds", validation::in_range(timeout_seconds as i64, 5, 60));
     let terminator = match body.terminator.as_deref() {
-        None => Some('#'),
+        None => Dtmf::parse('#'),
         Some("") => None,
-        Some(t) if t.len() == 1 && t.chars().all(|c| c.is_ascii_digit() || c == '#' || c == '*') => t.chars().next(),
-        Some(_) => {
-            errors.add("terminator", "Must be one of 0-9, * or #.");
+        Some(key) => Dtmf::parse_one(key).or_else(|| {
+            errors.add("terminator", DTMF_PROBLEM);
             None
-        }
+        }),
     };
     if body.voice.as_deref().is_some_and(|v| v != "female" && v != "male") {
         errors.add("voice", "Must be female or male.");

@@ -11,8 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use switchboard_domain::memory::IdentityHints;
 use switchboard_domain::messaging::{self, Channel, Sender};
 use switchboard_domain::page::{resolve_limit, split_page};
+use switchboard_domain::phone::E164;
 use switchboard_domain::time::iso;
-use switchboard_domain::validation::{FieldErrors, is_e164};
+use switchboard_domain::validation::FieldErrors;
 use switchboard_runtime::call::memory::line_type_of;
 use switchboard_store::contacts::{ContactFilter, ContactPatch, ContactRow, NewContact};
 use switchboard_store::memory::MemoryScope;
@@ -195,7 +196,7 @@ pub(crate) async fn view(state: &AppState, row: ContactRow) -> Result<Contact> {
 }
 
 fn check_phone(errors: &mut FieldErrors, phone: &str) {
-    if !is_e164(phone) {
+    if E164::parse(phone).is_none() {
         errors.add("phone", "Must be an E.164 phone number, e.g. +31612345678.");
     }
 }

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::ProjectScope;
-use crate::error::{ApiError, Result};
+use crate::error::{OrNotFound, Result};
 use crate::extract::Path;
 use crate::state::AppState;
 
@@ -145,13 +145,6 @@ impl From<CustomerRecord> for Customer {
     }
 }
 
-fn customer_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Customer not found"),
-        other => other.into(),
-    }
-}
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_customer, delete_customer))
 }
@@ -169,7 +162,7 @@ async fn get_customer(
         .store
         .memory_customer(&scope.project_id, &customer_ref, RECENT_CALLS)
         .await
-        .map_err(customer_not_found)?;
+        .or_not_found("Customer not found")?;
     Ok(axum::Json(record.into()))
 }
 
@@ -184,6 +177,6 @@ async fn delete_customer(
     scope: ProjectScope,
     Path(customer_ref): Path<String>,
 ) -> Result<StatusCode> {
-    state.store.memory_erase_customer(&scope.project_id, &customer_ref).await.map_err(customer_not_found)?;
+    state.store.memory_erase_customer(&scope.project_id, &customer_ref).await.or_not_found("Customer not found")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AnyCaller;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, OrNotFound, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
@@ -128,13 +128,6 @@ pub struct SearchResults {
     pub results: Vec<SearchResult>,
 }
 
-pub(crate) fn kb_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Knowledge base not found"),
-        other => other.into(),
-    }
-}
-
 pub(crate) fn limit(requested: Option<u32>) -> Result<u32> {
     resolve_limit(requested).map_err(|m| ApiError::invalid_field("limit", m))
 }
@@ -206,7 +199,7 @@ async fn get_knowledge_base(
     AnyCaller(caller): AnyCaller,
     Path(kb_id): Path<String>,
 ) -> Result<axum::Json<KnowledgeBase>> {
-    let row = state.store.knowledge_base(&caller.org.id, &kb_id).await.map_err(kb_not_found)?;
+    let row = state.store.knowledge_base(&caller.org.id, &kb_id).await.or_not_found("Knowledge base not found")?;
     Ok(axum::Json(KnowledgeBase::view(row)))
 }
 
@@ -229,7 +222,7 @@ async fn patch_knowledge_base(
             next.validate().map(|()| next)
         })
         .await
-        .map_err(kb_not_found)?;
+        .or_not_found("Knowledge base not found")?;
     let row = outcome.map_err(ApiError::validation)?;
     if row.last_refresh_status == RefreshStatus::Crawling {
         state.knowledge.wake();
@@ -245,7 +238,11 @@ async fn delete_knowledge_base(
     AnyCaller(caller): AnyCaller,
     Path(kb_id): Path<String>,
 ) -> Result<StatusCode> {
-    state.store.delete_knowledge_base(&caller.org.id, &kb_id, Some(&caller.key_id)).await.map_err(kb_not_found)?;
+    state
+        .store
+        .delete_knowledge_base(&caller.org.id, &kb_id, Some(&caller.key_id))
+        .await
+        .or_not_found("Knowledge base not found")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -260,7 +257,12 @@ async fn refresh_knowledge_base(
     AnyCaller(caller): AnyCaller,
     Path(kb_id): Path<String>,
 ) -> Result<impl IntoResponse> {
-    let row = state.store.request_crawl(&caller.org.id, &kb_id).await.map_err(kb_not_found)?.map_err(refusal)?;
+    let row = state
+        .store
+        .request_crawl(&caller.org.id, &kb_id)
+        .await
+        .or_not_found("Knowledge base not found")?
+        .map_err(refusal)?;
     state.knowledge.wake();
     Ok((StatusCode::ACCEPTED, axum::Json(KnowledgeBase::view(row))))
 }
@@ -280,7 +282,7 @@ async fn search_knowledge_base(
     if !(1..=20).contains(&limit) {
         return Err(ApiError::invalid_field("limit", "Must be between 1 and 20."));
     }
-    let kb = state.store.knowledge_base(&caller.org.id, &kb_id).await.map_err(kb_not_found)?;
+    let kb = state.store.knowledge_base(&caller.org.id, &kb_id).await.or_not_found("Knowledge base not found")?;
     let (query, hits) = retrieval::search(&state.store, &caller.org.id, &[kb.id], &body.query, limit).await?;
     let results = hits
         .into_iter()

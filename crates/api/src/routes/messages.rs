@@ -9,9 +9,10 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::messaging::{self, Address, Channel, Sender};
 use switchboard_domain::money::to_eur;
+use switchboard_domain::phone::E164;
 use switchboard_domain::sms::{DEFAULT_SENDER_NAME, SenderType};
 use switchboard_domain::time::iso;
-use switchboard_domain::validation::{FieldErrors, is_e164};
+use switchboard_domain::validation::FieldErrors;
 use switchboard_runtime::messaging::{ChannelError, Composition, OutboundMessage, SentSms, WriteError};
 use switchboard_store::agents::AgentRow;
 use switchboard_store::contacts::{ContactAddress, ContactRow};
@@ -22,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::ProjectScope;
-use crate::error::{ApiError, ErrorBody, Result};
+use crate::error::{ApiError, ErrorBody, OrNotFound, Result};
 use crate::extract::Json;
 use crate::routes::sms;
 use crate::state::AppState;
@@ -135,19 +136,13 @@ async fn target_contact(state: &AppState, project_id: &str, body: &MessageSend) 
         }
     };
     let missing = if body.contact_id.is_some() { "Contact not found" } else { "Conversation not found" };
-    state.store.contact(project_id, &id).await.map_err(|err| match err {
-        switchboard_store::Error::NotFound => ApiError::not_found(missing),
-        other => other.into(),
-    })
+    state.store.contact(project_id, &id).await.or_not_found(missing)
 }
 
 /// The agent named by `agent_id`: 404 when unknown, 409 `AGENT_INACTIVE` when
 /// archived or inactive.
 async fn active_agent(state: &AppState, project_id: &str, agent_id: &str) -> Result<AgentRow> {
-    let agent = state.store.agent(project_id, agent_id).await.map_err(|err| match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Agent not found"),
-        other => other.into(),
-    })?;
+    let agent = state.store.agent(project_id, agent_id).await.or_not_found("Agent not found")?;
     if agent.archived_at.is_some() || !agent.settings.is_active {
         return Err(ApiError::conflict("AGENT_INACTIVE", "The agent is archived or not active."));
     }
@@ -391,11 +386,11 @@ async fn inbound_message(
     let channel = sendable_channel(&mut errors, &body.channel);
     let from = body.from.trim();
     let address = match channel.map(Channel::address) {
-        Some(Address::Phone) if is_e164(from) => Some(ContactAddress::Phone(from)),
+        Some(Address::Phone) if E164::parse(from).is_some() => Some(ContactAddress::Phone(from)),
         Some(Address::Email | Address::PhoneOrEmail) if messaging::check_email(from).is_ok() => {
             Some(ContactAddress::Email(from))
         }
-        Some(Address::PhoneOrEmail) if is_e164(from) => Some(ContactAddress::Phone(from)),
+        Some(Address::PhoneOrEmail) if E164::parse(from).is_some() => Some(ContactAddress::Phone(from)),
         Some(kind) => {
             let expected = match kind {
                 Address::Phone => "Must be an E.164 phone number.",

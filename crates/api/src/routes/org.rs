@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::OrgScope;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, OrNotFound, Result};
 use crate::extract::{Json, OptionalJson, Path};
 use crate::state::AppState;
 
@@ -112,17 +112,6 @@ fn key_view(state: &AppState, k: KeyRow, raw: Option<String>) -> ApiKey {
 const NAME_MAX: usize = 100;
 const DESCRIPTION_MAX: usize = 1000;
 
-fn project_not_found() -> ApiError {
-    ApiError::not_found("Project not found")
-}
-
-fn or_project_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => project_not_found(),
-        other => other.into(),
-    }
-}
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_projects, create_project))
@@ -167,7 +156,7 @@ async fn get_project(
     OrgScope(caller): OrgScope,
     Path(project_id): Path<String>,
 ) -> Result<axum::Json<Project>> {
-    let project = state.store.project(&caller.org.id, &project_id).await.map_err(or_project_not_found)?;
+    let project = state.store.project(&caller.org.id, &project_id).await.or_not_found("Project not found")?;
     Ok(axum::Json(Project::org_view(project)))
 }
 
@@ -180,7 +169,7 @@ async fn delete_project(
     OrgScope(caller): OrgScope,
     Path(project_id): Path<String>,
 ) -> Result<StatusCode> {
-    state.store.delete_project(&caller.org.id, &project_id).await.map_err(or_project_not_found)?;
+    state.store.delete_project(&caller.org.id, &project_id).await.or_not_found("Project not found")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,7 +182,7 @@ async fn list_project_keys(
     OrgScope(caller): OrgScope,
     Path(project_id): Path<String>,
 ) -> Result<axum::Json<ApiKeyList>> {
-    let keys = state.store.project_keys(&caller.org.id, &project_id).await.map_err(or_project_not_found)?;
+    let keys = state.store.project_keys(&caller.org.id, &project_id).await.or_not_found("Project not found")?;
     Ok(axum::Json(ApiKeyList { api_keys: keys.into_iter().map(|k| key_view(&state, k, None)).collect() }))
 }
 
@@ -221,7 +210,7 @@ async fn create_project_key(
         .store
         .create_project_key(&caller.org.id, &project_id, &name, scope)
         .await
-        .map_err(or_project_not_found)?;
+        .or_not_found("Project not found")?;
     Ok((StatusCode::CREATED, axum::Json(key_view(&state, key, Some(raw)))))
 }
 
@@ -234,11 +223,8 @@ async fn revoke_project_key(
     OrgScope(caller): OrgScope,
     Path((project_id, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    state.store.project(&caller.org.id, &project_id).await.map_err(or_project_not_found)?;
-    state.store.revoke_key(&caller.org.id, Some(&project_id), &key_id).await.map_err(|e| match e {
-        switchboard_store::Error::NotFound => ApiError::not_found("API key not found"),
-        other => other.into(),
-    })?;
+    state.store.project(&caller.org.id, &project_id).await.or_not_found("Project not found")?;
+    state.store.revoke_key(&caller.org.id, Some(&project_id), &key_id).await.or_not_found("API key not found")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -281,9 +267,6 @@ async fn revoke_org_key(
             "An API key cannot revoke itself; use another org key.",
         ));
     }
-    state.store.revoke_key(&caller.org.id, None, &key_id).await.map_err(|e| match e {
-        switchboard_store::Error::NotFound => ApiError::not_found("API key not found"),
-        other => other.into(),
-    })?;
+    state.store.revoke_key(&caller.org.id, None, &key_id).await.or_not_found("API key not found")?;
     Ok(StatusCode::NO_CONTENT)
 }

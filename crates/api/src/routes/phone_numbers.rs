@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{AnyCaller, ProjectScope};
-use crate::error::{ApiError, ErrorBody, Result};
+use crate::error::{ApiError, ErrorBody, OrNotFound, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
@@ -255,13 +255,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_number, patch_number, release_number))
 }
 
-fn number_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Phone number not found"),
-        other => other.into(),
-    }
-}
-
 /// The API error of a refused search or purchase.
 pub(crate) fn number_error(err: NumberError) -> ApiError {
     match err {
@@ -372,7 +365,7 @@ async fn get_number(
     scope: ProjectScope,
     Path(id): Path<String>,
 ) -> Result<axum::Json<PhoneNumber>> {
-    let row = state.store.phone_number(&scope.project_id, &id).await.map_err(number_not_found)?;
+    let row = state.store.phone_number(&scope.project_id, &id).await.or_not_found("Phone number not found")?;
     Ok(axum::Json(PhoneNumber::view(row)))
 }
 
@@ -393,17 +386,18 @@ async fn patch_number(
     let Some(agent_id) = patch.agent_id else {
         return Err(ApiError::invalid_field("agent_id", "Required: an agent id, or null to unassign."));
     };
-    state.store.phone_number(&scope.project_id, &id).await.map_err(number_not_found)?;
+    state.store.phone_number(&scope.project_id, &id).await.or_not_found("Phone number not found")?;
     if let Some(agent_id) = &agent_id {
-        let agent = state.store.agent(&scope.project_id, agent_id).await.map_err(|e| match e {
-            switchboard_store::Error::NotFound => ApiError::not_found("Agent not found"),
-            other => other.into(),
-        })?;
+        let agent = state.store.agent(&scope.project_id, agent_id).await.or_not_found("Agent not found")?;
         if agent.archived_at.is_some() || !agent.settings.is_active {
             return Err(ApiError::conflict("AGENT_UNAVAILABLE", "Only an active, unarchived agent can take a number."));
         }
     }
-    let row = state.store.assign_number(&scope.project_id, &id, agent_id.as_deref()).await.map_err(number_not_found)?;
+    let row = state
+        .store
+        .assign_number(&scope.project_id, &id, agent_id.as_deref())
+        .await
+        .or_not_found("Phone number not found")?;
     Ok(axum::Json(PhoneNumber::view(row)))
 }
 
@@ -418,7 +412,9 @@ async fn release_number(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     state.numbers.release(&scope.project_id, &id).await.map_err(|e| match e {
-        NumberError::Carrier(switchboard_runtime::numbers::CarrierError::Store(err)) => number_not_found(err),
+        NumberError::Carrier(switchboard_runtime::numbers::CarrierError::Store(err)) => {
+            ApiError::missing(err, "Phone number not found")
+        }
         other => number_error(other),
     })?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::money::to_eur;
+use switchboard_domain::phone::E164;
 use switchboard_domain::sms::{self, DEFAULT_SENDER_NAME, SenderType};
 use switchboard_domain::time::iso;
-use switchboard_domain::validation::{FieldErrors, is_e164};
+use switchboard_domain::validation::FieldErrors;
 use switchboard_runtime::messaging::{SentSms, SmsError};
 use switchboard_store::sms::{NewSms, SmsRow};
 use utoipa::ToSchema;
@@ -160,14 +161,14 @@ async fn send_sms(
     Json(body): Json<SmsSend>,
 ) -> Result<impl IntoResponse> {
     let mut errors = FieldErrors::new();
-    if !is_e164(&body.to) {
+    if E164::parse(&body.to).is_none() {
         errors.add("to", "Must be an E.164 phone number, e.g. +31612345678.");
     }
     errors.check("message", sms::check_message(&body.message));
     if let Some(name) = &body.sender_name {
         errors.check("sender_name", sms::check_sender_name(name));
     }
-    if body.from_number.as_deref().is_some_and(|n| !is_e164(n)) {
+    if body.from_number.as_deref().is_some_and(|n| E164::parse(n).is_none()) {
         errors.add("from_number", "Must be an E.164 phone number.");
     }
     errors.finish().map_err(ApiError::validation)?;

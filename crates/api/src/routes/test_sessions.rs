@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_domain::validation::{self, FieldErrors, is_e164};
+use switchboard_domain::phone::E164;
+use switchboard_domain::validation::{self, FieldErrors};
 use switchboard_runtime::call::test_sessions::TestStart;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,7 +95,7 @@ async fn start_session(
     if let Some(message) = &body.first_message {
         errors.check("first_message", validation::optional_text(message, 2_000));
     }
-    if body.from_number.as_deref().is_some_and(|n| !is_e164(n)) {
+    if body.from_number.as_deref().is_some_and(|n| E164::parse(n).is_none()) {
         errors.add("from_number", "Must be a valid E.164 phone number.");
     }
     errors.finish().map_err(ApiError::validation)?;

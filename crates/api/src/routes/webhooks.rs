@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{OrgScope, ProjectScope};
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, OrNotFound, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
@@ -219,13 +219,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(call_deliveries))
 }
 
-fn not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Webhook not found"),
-        other => other.into(),
-    }
-}
-
 fn check_url(errors: &mut FieldErrors, url: &str, dev: bool) {
     errors.check("url", validation::callback_url(url, dev));
 }
@@ -288,7 +281,7 @@ async fn get_webhook(
     OrgScope(caller): OrgScope,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Webhook>> {
-    let row = state.store.webhook(&caller.org.id, &id).await.map_err(not_found)?;
+    let row = state.store.webhook(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Webhook::view(row, false)))
 }
 
@@ -314,7 +307,7 @@ async fn update_webhook(
     errors.finish().map_err(ApiError::validation)?;
     let patch =
         WebhookPatch { url: body.url, events: body.events, description: body.description, enabled: body.enabled };
-    let row = state.store.update_webhook(&caller.org.id, &id, &patch).await.map_err(not_found)?;
+    let row = state.store.update_webhook(&caller.org.id, &id, &patch).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Webhook::view(row, false)))
 }
 
@@ -326,7 +319,7 @@ async fn delete_webhook(
     OrgScope(caller): OrgScope,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.store.delete_webhook(&caller.org.id, &id).await.map_err(not_found)?;
+    state.store.delete_webhook(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -338,7 +331,7 @@ async fn rotate_secret(
     OrgScope(caller): OrgScope,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Webhook>> {
-    let row = state.store.rotate_webhook_secret(&caller.org.id, &id).await.map_err(not_found)?;
+    let row = state.store.rotate_webhook_secret(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Webhook::view(row, true)))
 }
 
@@ -352,7 +345,7 @@ async fn test_webhook(
     OrgScope(caller): OrgScope,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Delivery>> {
-    let attempt = state.webhooks.send_test(&caller.org.id, &id).await.map_err(not_found)?;
+    let attempt = state.webhooks.send_test(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Delivery::view(attempt)))
 }
 
@@ -372,7 +365,7 @@ async fn webhook_deliveries(
             Some(cursor.parse::<i64>().map_err(|_| ApiError::invalid_field("after", "Not a cursor of this list."))?)
         }
     };
-    state.store.webhook(&caller.org.id, &id).await.map_err(not_found)?;
+    state.store.webhook(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
     let filter = AttemptFilter { success: q.success, event: q.event };
     let mut rows = state.store.endpoint_attempts(&caller.org.id, &id, &filter, after, limit).await?;
     let more = rows.len() > limit as usize;
@@ -390,10 +383,7 @@ async fn redeliver(
     OrgScope(caller): OrgScope,
     Path(event_id): Path<String>,
 ) -> Result<impl IntoResponse> {
-    let event = state.store.event(&caller.org.id, &event_id).await.map_err(|err| match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Event not found"),
-        other => other.into(),
-    })?;
+    let event = state.store.event(&caller.org.id, &event_id).await.or_not_found("Event not found")?;
     let endpoints = state.store.redeliver_event(&caller.org.id, &event_id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(Redelivery { event_id: event.id, event: event.event, endpoints })))
 }
@@ -459,10 +449,7 @@ async fn call_deliveries(
     scope: ProjectScope,
     Path(call_id): Path<String>,
 ) -> Result<axum::Json<CallDeliveries>> {
-    let call = state.store.call(&scope.project_id, &call_id).await.map_err(|err| match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Call not found"),
-        other => other.into(),
-    })?;
+    let call = state.store.call(&scope.project_id, &call_id).await.or_not_found("Call not found")?;
     let rows = state.store.call_attempts(scope.org_id(), &call.id).await?;
     Ok(axum::Json(CallDeliveries { call_id: call.id, deliveries: rows.into_iter().map(Delivery::view).collect() }))
 }

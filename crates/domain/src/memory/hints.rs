@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::validation::is_e164;
+use crate::phone::E164;
 
 /// The kind of line an ANI belongs to, from a carrier lookup; it sets how much
 /// an ANI match weighs.
@@ -102,8 +102,7 @@ impl IdentityHints {
 /// A phone number with spaces, dashes, dots and parentheses removed, when the
 /// rest is E.164 (`+14155551234`).
 pub fn normalize_ani(raw: &str) -> Option<String> {
-    let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
-    is_e164(&compact).then_some(compact)
+    E164::parse_loose(raw).map(E164::into_string)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use super::NumberType;
 use super::countries::{self, Country};
-use crate::validation::{FieldErrors, is_e164};
+use crate::phone::E164;
+use crate::validation::FieldErrors;
 
 /// Search results by default, and at most.
 pub const DEFAULT_SEARCH_LIMIT: usize = 20;
@@ -146,7 +147,7 @@ impl PurchaseParams {
     pub fn check(&self) -> Result<Purchase, FieldErrors> {
         let mut errors = FieldErrors::new();
         let phone_number = self.phone_number.trim().to_owned();
-        if !is_e164(&phone_number) {
+        if E164::parse(&phone_number).is_none() {
             errors.add("phone_number", "Must be a valid E.164 phone number from the search results.");
         }
         let country = country_of(&mut errors, "country_code", self.country_code.as_deref());

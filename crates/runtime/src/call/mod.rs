@@ -25,6 +25,7 @@ mod recorder;
 pub use clock::CallClock;
 pub use directory::{CallDirectory, LiveCall, LocalDirectory};
 pub use service::{CallError, CallService, InboundCall, OutboundCall};
+pub use switchboard_domain::phone::Dtmf;
 pub use transports::{Connection, Dial, Dialer, TransportLink};
 
 /// Identifies one piece of speech the session asked its transport to say, so
@@ -45,8 +46,8 @@ pub enum TransportEvent {
     SpeechStarted,
     /// A transcript of the caller; only final transcripts make a turn.
     Transcript { text: String, is_final: bool },
-    /// A keypad digit.
-    Dtmf(char),
+    /// A keypad key.
+    Dtmf(Dtmf),
     /// An utterance started playing.
     PlaybackStarted(UtteranceId),
     /// An utterance played to its end.
@@ -106,7 +107,7 @@ pub enum CallCommand {
 pub struct GatherRequest {
     pub prompt: String,
     pub max_digits: usize,
-    pub terminator: Option<char>,
+    pub terminator: Option<Dtmf>,
     pub timeout_seconds: u64,
 }
 

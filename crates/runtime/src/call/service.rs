@@ -12,8 +12,8 @@ use switchboard_domain::agent::AgentSettings;
 use switchboard_domain::call::{CallRecord, CallStatus, Direction, Disposition, EndedReason, Ringing};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::memory::MemoryRules;
+use switchboard_domain::phone::{E164, E164_PROBLEM};
 use switchboard_domain::server_url::{AgentConfig, CallStarted};
-use switchboard_domain::validation::is_e164;
 use switchboard_store::Store;
 use switchboard_store::agents::AgentRow;
 use switchboard_store::journal::CallJournal;
@@ -216,8 +216,8 @@ impl CallService {
         self.runtime()?;
         let store = &self.0.store;
         let mut problems = Vec::new();
-        if !is_e164(&call.to) {
-            problems.push(("to".to_owned(), "Must be a valid E.164 phone number.".to_owned()));
+        if E164::parse(&call.to).is_none() {
+            problems.push(("to".to_owned(), E164_PROBLEM.to_owned()));
         }
         let from = match &call.phone_number_id {
             Some(id) => {
@@ -232,8 +232,8 @@ impl CallService {
             }
             None => call.from_number.clone().unwrap_or_else(|| DEFAULT_CALLER_ID.to_owned()),
         };
-        if !is_e164(&from) {
-            problems.push(("from_number".to_owned(), "Must be a valid E.164 phone number.".to_owned()));
+        if E164::parse(&from).is_none() {
+            problems.push(("from_number".to_owned(), E164_PROBLEM.to_owned()));
         }
         if call.metadata.as_ref().is_some_and(|m| !m.is_object()) {
             problems.push(("metadata".to_owned(), "Must be an object.".to_owned()));
@@ -263,8 +263,8 @@ impl CallService {
         let store = &self.0.store;
         let mut problems = Vec::new();
         for (field, number) in [("from", &call.from), ("to", &call.to)] {
-            if !is_e164(number) {
-                problems.push((field.to_owned(), "Must be a valid E.164 phone number.".to_owned()));
+            if E164::parse(number).is_none() {
+                problems.push((field.to_owned(), E164_PROBLEM.to_owned()));
             }
         }
         if !problems.is_empty() {

@@ -12,9 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{KnowledgeBase, kb_not_found, refusal};
+use super::{KnowledgeBase, refusal};
 use crate::auth::AnyCaller;
-use crate::error::{ApiError, ErrorBody, Result};
+use crate::error::{ApiError, ErrorBody, OrNotFound, Result};
 use crate::extract::Path;
 use crate::state::AppState;
 use crate::upload::{self, UploadedFile};
@@ -65,7 +65,7 @@ async fn upload_document(
     Path(kb_id): Path<String>,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse> {
-    state.store.knowledge_base(&caller.org.id, &kb_id).await.map_err(kb_not_found)?;
+    state.store.knowledge_base(&caller.org.id, &kb_id).await.or_not_found("Knowledge base not found")?;
     let DocumentForm { file } = read_form(multipart).await?;
     let kind = documents::detect(&file.name, file.content_type.as_deref(), &file.bytes).map_err(|err| match err {
         DocumentError::Unsupported => {
@@ -74,8 +74,12 @@ async fn upload_document(
         DocumentError::Invalid(message) => ApiError::invalid_field("file", message),
     })?;
     let lease_ms = i64::try_from(UPLOAD_LEASE.as_millis()).unwrap_or(i64::MAX);
-    let (row, job) =
-        state.store.start_upload(&caller.org.id, &kb_id, lease_ms).await.map_err(kb_not_found)?.map_err(refusal)?;
+    let (row, job) = state
+        .store
+        .start_upload(&caller.org.id, &kb_id, lease_ms)
+        .await
+        .or_not_found("Knowledge base not found")?
+        .map_err(refusal)?;
     state.knowledge.ingest(job, kind, file.name, file.bytes);
     Ok((StatusCode::ACCEPTED, axum::Json(KnowledgeBase::view(row))))
 }

@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{kb_not_found, limit};
+use super::limit;
 use crate::auth::AnyCaller;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, OrNotFound, Result};
 use crate::extract::{Json, Path, Query};
 use crate::routes::PageQuery;
 use crate::state::AppState;
@@ -59,13 +59,6 @@ pub struct EntryList {
     pub next_cursor: Option<String>,
 }
 
-fn entry_not_found(err: switchboard_store::Error) -> ApiError {
-    match err {
-        switchboard_store::Error::NotFound => ApiError::not_found("Entry not found"),
-        other => other.into(),
-    }
-}
-
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_entries, create_entry)).routes(routes!(
         get_entry,
@@ -88,7 +81,7 @@ async fn list_entries(
         .store
         .knowledge_entries(&caller.org.id, &kb_id, page.after.as_deref(), limit)
         .await
-        .map_err(kb_not_found)?;
+        .or_not_found("Knowledge base not found")?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(EntryList { entries: rows.into_iter().map(Entry::view).collect(), next_cursor }))
 }
@@ -104,15 +97,17 @@ async fn create_entry(
 ) -> Result<impl IntoResponse> {
     let content = body.into_content();
     content.validate().map_err(ApiError::validation)?;
-    let row =
-        state.store.create_knowledge_entry(&caller.org.id, &kb_id, &content).await.map_err(kb_not_found)?.map_err(
-            |EntryRefusal::Full| {
-                ApiError::conflict(
-                    "KNOWLEDGE_BASE_FULL",
-                    format!("A knowledge base holds at most {MAX_ENTRIES_PER_KB} entries."),
-                )
-            },
-        )?;
+    let row = state
+        .store
+        .create_knowledge_entry(&caller.org.id, &kb_id, &content)
+        .await
+        .or_not_found("Knowledge base not found")?
+        .map_err(|EntryRefusal::Full| {
+            ApiError::conflict(
+                "KNOWLEDGE_BASE_FULL",
+                format!("A knowledge base holds at most {MAX_ENTRIES_PER_KB} entries."),
+            )
+        })?;
     Ok((StatusCode::CREATED, axum::Json(Entry::view(row))))
 }
 
@@ -124,7 +119,7 @@ async fn get_entry(
     AnyCaller(caller): AnyCaller,
     Path((kb_id, entry_id)): Path<(String, String)>,
 ) -> Result<axum::Json<Entry>> {
-    let row = state.store.knowledge_entry(&caller.org.id, &kb_id, &entry_id).await.map_err(entry_not_found)?;
+    let row = state.store.knowledge_entry(&caller.org.id, &kb_id, &entry_id).await.or_not_found("Entry not found")?;
     Ok(axum::Json(Entry::view(row)))
 }
 
@@ -145,7 +140,7 @@ async fn patch_entry(
             next.validate().map(|()| next)
         })
         .await
-        .map_err(entry_not_found)?;
+        .or_not_found("Entry not found")?;
     Ok(axum::Json(Entry::view(outcome.map_err(ApiError::validation)?)))
 }
 
@@ -157,6 +152,6 @@ async fn delete_entry(
     AnyCaller(caller): AnyCaller,
     Path((kb_id, entry_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    state.store.delete_knowledge_entry(&caller.org.id, &kb_id, &entry_id).await.map_err(entry_not_found)?;
+    state.store.delete_knowledge_entry(&caller.org.id, &kb_id, &entry_id).await.or_not_found("Entry not found")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -38,7 +38,7 @@ use super::UtteranceId;
 use super::conversation::{Conversation, Offer};
 use super::embedded::{EmbeddedBrain, Reply};
 use super::memory::{CallerMemory, welcome};
-use super::{CallClock, CallCommand, ControlError, GatherRequest, NotConnected, TransportAction, TransportEvent};
+use super::{CallClock, CallCommand, ControlError, Dtmf, GatherRequest, NotConnected, TransportAction, TransportEvent};
 use crate::call::server_url::ServerUrlError;
 use crate::llm::{ChatOutcome, ChatRequest};
 
@@ -203,7 +203,7 @@ enum Phase {
 #[derive(Debug)]
 enum Deferred {
     Utterance(String),
-    Digit(char),
+    Digit(Dtmf),
 }
 
 /// A transfer asked for and not yet settled.
@@ -785,11 +785,11 @@ impl Session {
         self.begin_turn(text);
     }
 
-    fn on_digit(&mut self, digit: char) {
+    fn on_digit(&mut self, digit: Dtmf) {
         self.silence_deadline = None;
         let Some(gather) = self.gather.as_mut() else {
             if self.ivr.is_some() {
-                self.ivr_input(IvrInput::Digit(digit));
+                self.ivr_input(IvrInput::Digit(digit.as_char()));
             } else if !self.busy() {
                 self.arm_silence();
             }
@@ -799,7 +799,7 @@ impl Session {
             self.finish_gather(GatherStatus::Completed);
             return;
         }
-        gather.digits.push(digit);
+        gather.digits.push(digit.as_char());
         if gather.digits.len() >= gather.request.max_digits {
             self.finish_gather(GatherStatus::Completed);
         }

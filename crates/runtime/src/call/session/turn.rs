@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use switchboard_domain::call::EndedReason;
 use switchboard_domain::events::EventType;
 use switchboard_domain::memory::learned::parse_remember;
+use switchboard_domain::phone::E164;
 use switchboard_domain::server_url::{ToolCallRequest, ToolCallResponse};
 use switchboard_domain::time::iso;
-use switchboard_domain::validation::is_e164;
 
 use super::speech::{LineId, Tag};
 use super::{APOLOGY, Job, JobId, LatencyProbe, Now, Session, hang_up_after};
@@ -276,9 +276,9 @@ impl Session {
                 effects.end_call = true;
                 Some(json!({"ok": true, "note": "the call ends after your reply"}))
             }
-            TRANSFER_CALL => match args["destination"].as_str().filter(|d| is_e164(d)) {
+            TRANSFER_CALL => match args["destination"].as_str().and_then(E164::parse) {
                 Some(destination) => {
-                    effects.transfer_to = Some(destination.to_owned());
+                    effects.transfer_to = Some(destination.into_string());
                     Some(json!({"ok": true}))
                 }
                 None => Some(json!({"error": "destination must be a valid E.164 phone number"})),
@@ -383,7 +383,8 @@ impl Session {
             }
         }
         self.merge_metadata(answer.metadata);
-        let bad_transfer = answer.transfer_to.as_deref().is_some_and(|d| !is_e164(d));
+        let transfer_to = answer.transfer_to.as_deref().map(E164::parse);
+        let bad_transfer = matches!(transfer_to, Some(None));
         let result = match (answer.error, bad_transfer) {
             (Some(error), _) => json!({"error": error}),
             // The model must not believe a transfer is happening.
@@ -392,8 +393,8 @@ impl Session {
         };
         if let Some(Turn { work: Work::Model(model), .. }) = &mut self.turn {
             model.effects.end_call |= answer.end_call;
-            if let Some(to) = answer.transfer_to.filter(|d| is_e164(d)) {
-                model.effects.transfer_to.get_or_insert(to);
+            if let Some(Some(to)) = transfer_to {
+                model.effects.transfer_to.get_or_insert(to.into_string());
             }
         }
         if let Some(say) = answer.say {

@@ -11,7 +11,7 @@ use tokio::time::{Instant, sleep_until};
 use super::script::{CallerScript, CallerStep};
 use super::{DialOutcome, dial_outcome, transfer_failure};
 use crate::call::transports::{FarSide, TransportLink};
-use crate::call::{CallClock, NotConnected, TransportAction, TransportEvent, UtteranceId};
+use crate::call::{CallClock, Dtmf, NotConnected, TransportAction, TransportEvent, UtteranceId};
 
 /// How long things take on the simulated line, in call time.
 mod timing {
@@ -89,7 +89,7 @@ struct FarEnd {
     playing: Option<Playing>,
     queued: VecDeque<(UtteranceId, String)>,
     caller_speech: Option<(Instant, String)>,
-    digits: VecDeque<char>,
+    digits: VecDeque<Dtmf>,
     next_digit: Option<Instant>,
     next_step: Option<Instant>,
     /// Until when the caller, having spoken, waits for the agent's answer.
@@ -280,7 +280,7 @@ impl FarEnd {
                 self.emit(TransportEvent::SpeechStarted).await
             }
             CallerStep::Dtmf { dtmf } => {
-                self.digits = dtmf.chars().collect();
+                self.digits = dtmf.chars().filter_map(Dtmf::parse).collect();
                 self.next_digit = Some(Instant::now());
                 Flow::Continue
             }

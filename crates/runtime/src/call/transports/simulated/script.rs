@@ -1,6 +1,7 @@
 //! Caller scripts: what the simulated far end says and does, step by step.
 
 use serde::{Deserialize, Serialize};
+use switchboard_domain::phone::Dtmf;
 
 /// One step of the far end. Spoken and keyed steps wait until the agent has
 /// finished speaking, like a person would.
@@ -40,9 +41,7 @@ pub fn validate(script: &CallerScript) -> Result<(), String> {
             CallerStep::Say { say } if say.trim().is_empty() || say.len() > 2000 => {
                 return Err(format!("Step {i}: say must be 1 to 2000 characters."));
             }
-            CallerStep::Dtmf { dtmf }
-                if dtmf.is_empty() || !dtmf.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') =>
-            {
+            CallerStep::Dtmf { dtmf } if Dtmf::parse_all(dtmf).is_none() => {
                 return Err(format!("Step {i}: dtmf must be digits, * or #."));
             }
             CallerStep::Wait { wait } if !(0.0..=3600.0).contains(wait) => {
