@@ -66,7 +66,7 @@ impl Default for Carrier {
         let settings = CarrierSettings::default();
         Self {
             address_review_seconds: settings.review_delay.as_secs_f64(),
-            poll_interval_ms: u64::try_from(settings.poll_interval.as_millis()).unwrap_or(u64::MAX),
+            poll_interval_ms: millis(settings.poll_interval),
         }
     }
 }
@@ -101,16 +101,21 @@ pub struct Webhooks {
 
 impl Default for Webhooks {
     fn default() -> Self {
-        let policy = RetryPolicy::default();
+        let settings = WorkerSettings::default();
         Self {
-            retry_delays_seconds: policy.delays_ms.iter().map(|ms| *ms as f64 / 1000.0).collect(),
-            disable_after_seconds: policy.disable_after_ms as f64 / 1000.0,
-            attempt_timeout_seconds: 15.0,
-            concurrency: 32,
-            poll_interval_ms: 500,
-            lease_seconds: 60.0,
+            retry_delays_seconds: settings.policy.delays_ms.iter().map(|ms| *ms as f64 / 1000.0).collect(),
+            disable_after_seconds: settings.policy.disable_after_ms as f64 / 1000.0,
+            attempt_timeout_seconds: settings.attempt_timeout.as_secs_f64(),
+            concurrency: settings.concurrency,
+            poll_interval_ms: millis(settings.poll_interval),
+            lease_seconds: settings.lease.as_secs_f64(),
         }
     }
+}
+
+/// A duration in whole milliseconds, for a setting.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Webhooks {
@@ -206,12 +211,13 @@ pub struct Knowledge {
 
 impl Default for Knowledge {
     fn default() -> Self {
+        let settings = KnowledgeSettings::default();
         Self {
-            poll_interval_ms: 30_000,
-            crawl_timeout_seconds: 300,
-            request_timeout_seconds: 10,
-            max_crawl_delay_seconds: 5,
-            max_concurrent_crawls: 2,
+            poll_interval_ms: millis(settings.poll_interval),
+            crawl_timeout_seconds: settings.crawl_timeout.as_secs(),
+            request_timeout_seconds: settings.request_timeout.as_secs(),
+            max_crawl_delay_seconds: settings.max_crawl_delay.as_secs(),
+            max_concurrent_crawls: settings.max_concurrent_crawls,
         }
     }
 }
@@ -414,18 +420,25 @@ impl Default for Billing {
 
 impl Default for Http {
     fn default() -> Self {
+        let api = ApiSettings::default();
         Self {
-            max_body_bytes: 1024 * 1024,
-            max_upload_bytes: switchboard_api::state::DEFAULT_MAX_UPLOAD_BYTES,
-            request_timeout_seconds: 30,
-            idempotency_ttl_seconds: 24 * 3600,
+            max_body_bytes: api.max_body_bytes,
+            max_upload_bytes: api.max_upload_bytes,
+            request_timeout_seconds: api.request_timeout.as_secs(),
+            idempotency_ttl_seconds: api.idempotency_ttl.as_secs(),
         }
     }
 }
 
 impl Default for Auth {
     fn default() -> Self {
-        Self { failure_limit: 100, failure_window_seconds: 15 * 60, key_use_flush_seconds: 10, cache_ttl_ms: 5000 }
+        let api = ApiSettings::default();
+        Self {
+            failure_limit: api.auth_failure_limit,
+            failure_window_seconds: api.auth_failure_window.as_secs(),
+            key_use_flush_seconds: 10,
+            cache_ttl_ms: millis(api.cache_ttl),
+        }
     }
 }
 
@@ -517,6 +530,16 @@ mod tests {
             assert_eq!(config.auth.failure_limit, 100);
             Ok(())
         });
+    }
+
+    #[test]
+    fn each_default_is_the_default_of_the_setting_it_configures() {
+        let config = Config::default();
+        let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        same(&config.api_settings(), &ApiSettings::default());
+        same(&config.knowledge_settings(), &KnowledgeSettings::default());
+        same(&config.webhook_settings(), &WorkerSettings::default());
+        same(&config.carrier_settings(), &CarrierSettings::default());
     }
 
     #[test]
