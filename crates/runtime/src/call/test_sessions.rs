@@ -21,9 +21,11 @@ use tokio::sync::{Mutex, mpsc};
 use super::directory::Control;
 use super::memory::CallerMemory;
 use super::recorder::TestLog;
+pub use super::recorder::ToolUse;
 use super::service::{CallError, CallService, Parts, Tenant};
 use super::transports::Connection;
-use super::transports::text::{TextLine, TextReply};
+use super::transports::text::TextLine;
+pub use super::transports::text::TextReply;
 
 /// How long a session lives without a message.
 pub const IDLE_EXPIRY: Duration = Duration::from_secs(180);

@@ -36,7 +36,7 @@ use self::speech::{LineId, Speech, Tag};
 use self::turn::Turn;
 use super::UtteranceId;
 use super::conversation::{Conversation, Offer};
-use super::embedded::{EmbeddedBrain, Reply};
+use super::embedded::EmbeddedBrain;
 use super::memory::{CallerMemory, welcome};
 use super::{CallClock, CallCommand, ControlError, Dtmf, GatherRequest, NotConnected, TransportAction, TransportEvent};
 use crate::call::server_url::ServerUrlError;
@@ -557,6 +557,11 @@ impl Session {
                 if was_playing {
                     self.emit(EventType::AiSpeechEnded, json!({}));
                 }
+                // The caller talked over the agent's last words: the call
+                // still ends as the agent decided.
+                if self.hang_up_when_done && self.turn.is_none() {
+                    self.end_by_agent(EndedReason::AgentHangup);
+                }
             }
             TransportEvent::TransferConnected => self.transfer_connected(),
             TransportEvent::TransferCompleted { duration_seconds } => {
@@ -1046,9 +1051,4 @@ impl Session {
         }
         collected
     }
-}
-
-/// What an embedded reply asks after it is said.
-fn hang_up_after(reply: &Reply) -> bool {
-    matches!(reply, Reply::SayAndHangUp(_))
 }

@@ -392,3 +392,20 @@ fn the_first_playback_of_an_answer_times_the_turn() {
     let turn = &finished.record.latency.turns[0];
     assert_eq!((turn.turn, turn.llm_ttfb_ms, turn.tts_start_ms, turn.tts_ttfb_ms), (1, 30, 30, 50));
 }
+
+#[test]
+fn a_goodbye_the_caller_talks_over_still_ends_the_call() {
+    let mut call = Call::new(Options::default());
+    call.answered();
+    let job = call.caller_says("That's all, thanks.");
+    let effects = reply(&mut call, 20, job, "Goodbye then, have a nice day.", vec![tool("end_call")]);
+    let (goodbye, _) = said(&effects)[0].clone();
+    call.event(10, TransportEvent::PlaybackStarted(goodbye));
+    assert!(!call.session.is_over(), "the goodbye is said first");
+    call.event(300, TransportEvent::SpeechStarted);
+    let effects = call.event(10, TransportEvent::PlaybackStopped { utterance: Some(goodbye), heard_chars: 7 });
+    assert!(acted(&effects, &TransportAction::HangUp));
+    let (_, finished) = call.finish();
+    assert_eq!(finished.record.ended_reason, Some(EndedReason::AgentHangup));
+    assert_eq!(finished.record.transcript.last().map(|l| l.content.as_str()), Some("Goodbye"));
+}

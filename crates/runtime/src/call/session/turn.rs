@@ -16,7 +16,7 @@ use switchboard_domain::server_url::{ToolCallRequest, ToolCallResponse};
 use switchboard_domain::time::iso;
 
 use super::speech::{LineId, Tag};
-use super::{APOLOGY, Job, JobId, LatencyProbe, Now, Session, hang_up_after};
+use super::{APOLOGY, Job, JobId, LatencyProbe, Now, Session};
 use crate::call::conversation::{END_CALL, MAX_TOOL_ROUNDS, REMEMBER, SentenceSplitter, TRANSFER_CALL, arguments};
 use crate::call::embedded::Reply;
 use crate::call::server_url::ServerUrlError;
@@ -156,7 +156,7 @@ impl Session {
 
     fn embedded_reply(&mut self, reply: Reply) {
         self.mark_first_token();
-        self.hang_up_when_done = hang_up_after(&reply);
+        self.hang_up_when_done = matches!(reply, Reply::SayAndHangUp(_));
         let (Reply::Say(text) | Reply::SayAndHangUp(text)) = reply;
         self.speak_part(&text, None);
         self.end_turn();
