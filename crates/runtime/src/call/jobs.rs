@@ -67,25 +67,24 @@ impl JobContext {
                     send(JobOutput::ModelDone(Err("no language model".into())));
                     return;
                 };
-                let mut events = match model.client.stream(&model.endpoint, request, LLM_TIMEOUT).await {
-                    Ok(events) => events,
-                    Err(err) => {
-                        send(JobOutput::ModelDone(Err(err.to_string())));
-                        return;
-                    }
-                };
-                while let Some(event) = events.recv().await {
-                    let output = match event {
-                        Ok(StreamEvent::Token(piece)) => JobOutput::Token(piece),
-                        Ok(StreamEvent::Finished(outcome)) => JobOutput::ModelDone(Ok(outcome)),
-                        Err(err) => JobOutput::ModelDone(Err(err.to_string())),
-                    };
-                    let last = matches!(output, JobOutput::ModelDone(_));
-                    if !send(output) || last {
-                        return;
-                    }
+                // The reply is read on this task and each piece goes straight
+                // to the session: no hop through another task per token.
+                let mut finished = false;
+                model
+                    .client
+                    .stream_each(&model.endpoint, request, LLM_TIMEOUT, |event| {
+                        let output = match event {
+                            Ok(StreamEvent::Token(piece)) => JobOutput::Token(piece),
+                            Ok(StreamEvent::Finished(outcome)) => JobOutput::ModelDone(Ok(outcome)),
+                            Err(err) => JobOutput::ModelDone(Err(err.to_string())),
+                        };
+                        finished |= matches!(output, JobOutput::ModelDone(_));
+                        send(output) && !finished
+                    })
+                    .await;
+                if !finished {
+                    send(JobOutput::ModelDone(Err("the reply stream ended early".into())));
                 }
-                send(JobOutput::ModelDone(Err("the reply stream ended early".into())));
             }
             Job::ServerTool { request, timeout } => {
                 let answer = match &self.server {

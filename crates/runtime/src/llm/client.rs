@@ -13,8 +13,6 @@ use super::stream::ChatStreamParser;
 use super::wire::{self, Completion};
 use super::{ChatMessage, ChatRequest, LlmEndpoint, LlmError, StreamEvent};
 
-/// How many undelivered events a reply stream buffers before it stops reading the socket.
-const CHANNEL_CAPACITY: usize = 64;
 /// The most of an error body read to describe a failure, and of a body's tail read after `[DONE]`.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// The largest non-streamed completion accepted.
@@ -23,7 +21,7 @@ const MAX_COMPLETION_BYTES: usize = 4 * 1024 * 1024;
 const COMPLETIONS_PATH: &str = "/chat/completions";
 
 /// What a streamed reply delivers: events in order, ending with `Finished` or an error.
-pub type ReplyEvents = mpsc::Receiver<Result<StreamEvent, LlmError>>;
+pub type ReplyEvents = mpsc::UnboundedReceiver<Result<StreamEvent, LlmError>>;
 
 /// Talks to OpenAI-compatible chat-completions servers. Cheap to clone; the HTTP client is
 /// injected so that provider traffic goes through the same guarded, pooled client as all
@@ -55,9 +53,29 @@ impl LlmClient {
     ) -> Result<ReplyEvents, LlmError> {
         let body = wire::stream_body(&endpoint.model, &request);
         let response = self.send(endpoint, &body, Instant::now() + timeout).await?;
-        let (events, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(pump_reply(response, events, timeout));
+        let (events, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(read_reply(response, timeout, move |event| events.send(event).is_ok()));
         Ok(receiver)
+    }
+
+    /// Like [`LlmClient::stream`], but reads the reply on the caller's own task
+    /// and hands each event to `deliver` as soon as it is parsed, with no task or
+    /// channel in between; a failure to reach the model is delivered as the only
+    /// event. `deliver` answers false to stop reading (the request is closed).
+    pub async fn stream_each(
+        &self,
+        endpoint: &LlmEndpoint,
+        request: ChatRequest,
+        timeout: Duration,
+        mut deliver: impl FnMut(Result<StreamEvent, LlmError>) -> bool,
+    ) {
+        let body = wire::stream_body(&endpoint.model, &request);
+        match self.send(endpoint, &body, Instant::now() + timeout).await {
+            Ok(response) => read_reply(response, timeout, deliver).await,
+            Err(error) => {
+                deliver(Err(error));
+            }
+        }
     }
 
     /// Asks for a JSON reply matching `schema` (post-call extraction) without streaming,
@@ -105,23 +123,27 @@ fn completions_url(base_url: &str) -> Result<Url, LlmError> {
     }
 }
 
-/// Reads the body of a streamed reply into the channel until `Finished`, an error, or
-/// the receiver going away.
-async fn pump_reply(mut response: Response, events: mpsc::Sender<Result<StreamEvent, LlmError>>, idle: Duration) {
+/// Reads the body of a streamed reply, handing each event to `deliver`, until
+/// `Finished`, an error, or `deliver` answering false.
+async fn read_reply(
+    mut response: Response,
+    idle: Duration,
+    mut deliver: impl FnMut(Result<StreamEvent, LlmError>) -> bool,
+) {
     let mut parser = ChatStreamParser::new();
     while !parser.is_finished() {
-        let next = tokio::select! {
-            () = events.closed() => return,
-            next = next_events(&mut response, &mut parser, idle) => next,
-        };
-        let failed = next.is_err();
-        for event in next.map_or_else(|error| vec![Err(error)], |events| events.into_iter().map(Ok).collect()) {
-            if events.send(event).await.is_err() {
+        match next_events(&mut response, &mut parser, idle).await {
+            Ok(events) => {
+                for event in events {
+                    if !deliver(Ok(event)) {
+                        return;
+                    }
+                }
+            }
+            Err(error) => {
+                deliver(Err(error));
                 return;
             }
-        }
-        if failed {
-            return;
         }
     }
     drain(response, idle).await;
