@@ -1,5 +1,5 @@
 //! `Idempotency-Key` on POST: the first request runs and its outcome is stored for
-//! 24 h; a retry with the same key, method, path and body replays it
+//! 24 h; a retry with the same key, API key, project, method, path and body replays it
 //! (`Idempotent-Replayed: true`). A different body is 422, a retry while the
 //! first still runs is 409, and 5xx/429 outcomes are not stored.
 
@@ -25,14 +25,34 @@ const MAX_STORED_BODY: usize = 1024 * 1024;
 struct ClaimGuard {
     store: Store,
     key_id: String,
+    /// The project the request acts on (empty for org-wide requests).
+    project_id: String,
     path: String,
     idem_key: String,
     armed: bool,
 }
 
 impl ClaimGuard {
+    /// The same slot, holding no claim (so dropping it releases nothing).
+    fn disarmed_copy(&self) -> ClaimGuard {
+        ClaimGuard {
+            store: self.store.clone(),
+            key_id: self.key_id.clone(),
+            project_id: self.project_id.clone(),
+            path: self.path.clone(),
+            idem_key: self.idem_key.clone(),
+            armed: false,
+        }
+    }
+
     fn slot(&self) -> IdempotencySlot<'_> {
-        IdempotencySlot { key_id: &self.key_id, method: "POST", path: &self.path, idem_key: &self.idem_key }
+        IdempotencySlot {
+            key_id: &self.key_id,
+            project_id: &self.project_id,
+            method: "POST",
+            path: &self.path,
+            idem_key: &self.idem_key,
+        }
     }
 }
 
@@ -41,11 +61,9 @@ impl Drop for ClaimGuard {
         if !self.armed {
             return;
         }
-        let store = self.store.clone();
-        let (key_id, path, idem_key) = (self.key_id.clone(), self.path.clone(), self.idem_key.clone());
+        let guard = self.disarmed_copy();
         tokio::spawn(async move {
-            let slot = IdempotencySlot { key_id: &key_id, method: "POST", path: &path, idem_key: &idem_key };
-            if let Err(err) = store.release_idempotency(&slot).await {
+            if let Err(err) = guard.store.release_idempotency(&guard.slot()).await {
                 tracing::warn!(error = %err, "could not release an abandoned idempotency key");
             }
         });
@@ -79,7 +97,9 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         }
     };
     let request_hash = hex::encode(Sha256::digest(&bytes));
-    let mut guard = ClaimGuard { store: state.store.clone(), key_id: caller.key_id, path, idem_key, armed: false };
+    let project_id = caller.project_id.unwrap_or_default();
+    let mut guard =
+        ClaimGuard { store: state.store.clone(), key_id: caller.key_id, project_id, path, idem_key, armed: false };
     let ttl_ms = state.settings.idempotency_ttl.as_millis() as i64;
     match state.store.claim_idempotency(&guard.slot(), &request_hash, ttl_ms).await {
         Ok(Claim::Claimed) => guard.armed = true,

@@ -1,6 +1,7 @@
 //! Stored outcomes of POST requests sent with an `Idempotency-Key`.
 //!
-//! A key is scoped to the API key, method and path. The first request claims the
+//! A key is scoped to the API key, the project the request acts on (an org key
+//! names it with `X-Project-Id`), method and path. The first request claims the
 //! key (state `running`); when it finishes its status and body are stored (state
 //! `done`) for replay until the key expires.
 
@@ -11,15 +12,17 @@ use crate::{Error, Result, Store};
 #[derive(Debug, Clone)]
 pub struct IdempotencySlot<'a> {
     pub key_id: &'a str,
+    /// The project acted on; empty for org-wide requests.
+    pub project_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
     pub idem_key: &'a str,
 }
 
 impl<'a> IdempotencySlot<'a> {
-    /// Binds the slot's columns as `$1`…`$4` of `query`.
+    /// Binds the slot's columns as `$1`…`$5` of `query`.
     fn bind(&self, query: AnyQuery<'a>) -> AnyQuery<'a> {
-        query.bind(self.key_id).bind(self.method).bind(self.path).bind(self.idem_key)
+        query.bind(self.key_id).bind(self.project_id).bind(self.method).bind(self.path).bind(self.idem_key)
     }
 }
 
@@ -48,8 +51,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // An expired slot is forgotten so the key can be used afresh.
         slot.bind(sqlx::query(
-            "DELETE FROM idempotency_keys WHERE key_id = $1 AND method = $2 AND path = $3 AND idem_key = $4 \
-             AND expires_at <= $5",
+            "DELETE FROM idempotency_keys WHERE key_id = $1 AND project_id = $2 AND method = $3 AND path = $4 AND idem_key = $5 \
+             AND expires_at <= $6",
         ))
         .bind(now)
         .execute(&mut *tx)
@@ -57,7 +60,7 @@ impl Store {
         let existing = slot
             .bind(sqlx::query(
                 "SELECT request_hash, state, status, body FROM idempotency_keys \
-             WHERE key_id = $1 AND method = $2 AND path = $3 AND idem_key = $4",
+             WHERE key_id = $1 AND project_id = $2 AND method = $3 AND path = $4 AND idem_key = $5",
             ))
             .fetch_optional(&mut *tx)
             .await?;
@@ -75,8 +78,8 @@ impl Store {
             }
             None => {
                 slot.bind(sqlx::query(
-                    "INSERT INTO idempotency_keys (key_id, method, path, idem_key, request_hash, state, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)",
+                    "INSERT INTO idempotency_keys (key_id, project_id, method, path, idem_key, request_hash, state, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)",
                 ))
                 .bind(request_hash)
                 .bind(now)
@@ -98,8 +101,8 @@ impl Store {
         body: Option<&str>,
     ) -> Result<()> {
         slot.bind(sqlx::query(
-            "UPDATE idempotency_keys SET state = 'done', status = $5, body = $6 \
-             WHERE key_id = $1 AND method = $2 AND path = $3 AND idem_key = $4",
+            "UPDATE idempotency_keys SET state = 'done', status = $6, body = $7 \
+             WHERE key_id = $1 AND project_id = $2 AND method = $3 AND path = $4 AND idem_key = $5",
         ))
         .bind(i64::from(status))
         .bind(body)
@@ -112,7 +115,7 @@ impl Store {
     /// with the same key runs again.
     pub async fn release_idempotency(&self, slot: &IdempotencySlot<'_>) -> Result<()> {
         slot.bind(sqlx::query(
-            "DELETE FROM idempotency_keys WHERE key_id = $1 AND method = $2 AND path = $3 AND idem_key = $4",
+            "DELETE FROM idempotency_keys WHERE key_id = $1 AND project_id = $2 AND method = $3 AND path = $4 AND idem_key = $5",
         ))
         .execute(&self.pool)
         .await?;

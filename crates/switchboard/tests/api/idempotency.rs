@@ -71,6 +71,70 @@ async fn keys_are_scoped_to_path_and_api_key() {
 }
 
 #[tokio::test]
+async fn an_org_key_replay_is_scoped_to_the_project_it_acts_on() {
+    let s = TestServer::start().await;
+    let second = s.call(Method::POST, "/v1/org/projects", Some(s.org_key()), Some(json!({"name": "Second"}))).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    let second = second.body["id"].as_str().expect("project id").to_owned();
+    let create = |project: String| {
+        let s = &s;
+        async move {
+            send(
+                s.request(Method::POST, "/v1/agents")
+                    .bearer_auth(s.org_key())
+                    .header("x-project-id", project)
+                    .header("idempotency-key", "agent-1")
+                    .json(&json!({"name": "Same"})),
+            )
+            .await
+        }
+    };
+    let first = create(s.boot.project_id.clone()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let other = create(second.clone()).await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    assert!(other.header("idempotent-replayed").is_none(), "another project is another request");
+    assert_ne!(other.body["id"], first.body["id"]);
+    let listed =
+        send(s.request(Method::GET, "/v1/agents").bearer_auth(s.org_key()).header("x-project-id", &second)).await;
+    assert_eq!(listed.body["agents"][0]["id"], other.body["id"], "the agent exists in the second project");
+    let again = create(second).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"), "the same project replays");
+    assert_eq!(again.body["id"], other.body["id"]);
+}
+
+#[tokio::test]
+async fn concurrent_retries_in_two_projects_create_one_agent_in_each() {
+    let s = TestServer::start().await;
+    let second = s.call(Method::POST, "/v1/org/projects", Some(s.org_key()), Some(json!({"name": "Second"}))).await;
+    let second = second.body["id"].as_str().expect("project id").to_owned();
+    let projects = [s.boot.project_id.clone(), second];
+    let tries = (0..8).map(|i| {
+        let project = projects[i % 2].clone();
+        let request = s
+            .request(Method::POST, "/v1/agents")
+            .bearer_auth(s.org_key())
+            .header("x-project-id", project)
+            .header("idempotency-key", "burst")
+            .json(&json!({"name": "Once"}));
+        send(request)
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    for (i, project) in projects.iter().enumerate() {
+        let mine: Vec<_> = answers.iter().skip(i).step_by(2).collect();
+        let created: Vec<&serde_json::Value> = mine.iter().filter(|a| a.status == 201).map(|a| &a.body["id"]).collect();
+        assert!(!created.is_empty(), "{project}: {mine:?}", mine = mine.iter().map(|a| a.status).collect::<Vec<_>>());
+        assert!(created.iter().all(|id| *id == created[0]), "every success in {project} is its one agent");
+        for other in mine.iter().filter(|a| a.status != 201) {
+            assert_error(other, 409, "IDEMPOTENCY_KEY_IN_USE");
+        }
+        let listed =
+            send(s.request(Method::GET, "/v1/agents").bearer_auth(s.org_key()).header("x-project-id", project)).await;
+        assert_eq!(listed.body["agents"].as_array().map(Vec::len), Some(1), "{project}");
+    }
+}
+
+#[tokio::test]
 async fn validation_errors_are_replayed_too() {
     let s = TestServer::start().await;
     let first = post_with_key(&s, "/v1/agents", "bad", json!({"name": "A", "max_duration": 5})).await;
@@ -85,7 +149,13 @@ async fn a_key_still_in_flight_is_409() {
     let s = TestServer::start().await;
     // Claim the slot as a first request still running would.
     let owner = s.store().key_by_hash(&switchboard_domain::keys::hash(s.key())).await.expect("key");
-    let slot = IdempotencySlot { key_id: &owner.key.id, method: "POST", path: "/v1/agents", idem_key: "busy" };
+    let slot = IdempotencySlot {
+        key_id: &owner.key.id,
+        project_id: &s.boot.project_id,
+        method: "POST",
+        path: "/v1/agents",
+        idem_key: "busy",
+    };
     let body = serde_json::to_vec(&json!({"name": "A"})).expect("json");
     let hash = hex_sha256(&body);
     assert_eq!(s.store().claim_idempotency(&slot, &hash, 60_000).await.expect("claim"), Claim::Claimed);
