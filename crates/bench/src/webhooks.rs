@@ -12,7 +12,7 @@ use switchboard_domain::events::EventType;
 use switchboard_runtime::outbound::{OutboundClient, OutboundPolicy};
 use switchboard_runtime::webhooks::{Webhooks, WorkerSettings};
 use switchboard_store::events::NewEvent;
-use switchboard_store::webhooks::NewWebhook;
+use switchboard_store::webhooks::{HookScope, NewWebhook};
 use switchboard_store::{Clock, Store};
 use switchboard_testkit::webhook_receiver::WebhookReceiver;
 
@@ -79,7 +79,7 @@ async fn run_on(database: &Database, options: &WebhookBenchOptions) -> anyhow::R
     let boot = admin::bootstrap(&store, "Bench", 0.0).await?;
     let receiver = WebhookReceiver::start().await;
     let hook = NewWebhook { url: receiver.url("/bench"), events: vec!["*".into()], description: None, enabled: true };
-    store.create_webhook(&boot.org_id, &hook).await?;
+    store.create_webhook(HookScope { org_id: &boot.org_id, project_id: None }, &hook).await?;
     let client = OutboundClient::new(OutboundPolicy { allow_private: true, ..OutboundPolicy::default() })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let settings = WorkerSettings::default();

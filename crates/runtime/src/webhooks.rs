@@ -12,6 +12,7 @@ use http::HeaderName;
 use switchboard_domain::webhooks::{AttemptResult, Next, RetryPolicy, after_attempt, parse_retry_after};
 use switchboard_store::Store;
 use switchboard_store::deliveries::{AttemptRecord, AttemptRow, ClaimedDelivery};
+use switchboard_store::webhooks::HookScope;
 
 use crate::outbound::{OutboundClient, signature_headers};
 
@@ -109,8 +110,8 @@ impl Webhooks {
 
     /// Sends a `webhook.test` event to one org endpoint now and returns the
     /// attempt. It is never retried and never changes the endpoint's health.
-    pub async fn send_test(&self, org_id: &str, webhook_id: &str) -> switchboard_store::Result<AttemptRow> {
-        let job = self.inner.store.queue_test_delivery(org_id, webhook_id).await?;
+    pub async fn send_test(&self, scope: HookScope<'_>, webhook_id: &str) -> switchboard_store::Result<AttemptRow> {
+        let job = self.inner.store.queue_test_delivery(scope, webhook_id).await?;
         self.deliver(&job, false).await
     }
 

@@ -12,6 +12,7 @@ use switchboard_domain::webhooks::{Next, RetryPolicy, should_disable};
 
 use crate::events::{EndpointKind, NewEvent, Target, Tx, insert_delivery, insert_event};
 use crate::rows::{flag, int, opt_int, opt_text, text};
+use crate::webhooks::HookScope;
 use crate::{Backend, Error, Result, Store};
 
 /// A job claimed for sending, with everything needed to send it.
@@ -279,8 +280,11 @@ impl Store {
     /// Queues an event again for every endpoint it was queued for (continuing
     /// each one's attempt count), or, if it never matched one, for the
     /// endpoints that match it now. Returns the endpoints' URLs.
-    pub async fn redeliver_event(&self, org_id: &str, event_id: &str) -> Result<Vec<String>> {
-        let event = self.event(org_id, event_id).await?;
+    pub async fn redeliver_event(&self, scope: HookScope<'_>, event_id: &str) -> Result<Vec<String>> {
+        let event = self.event(scope.org_id, event_id).await?;
+        if scope.project_id.is_some_and(|project| event.project_id.as_deref() != Some(project)) {
+            return Err(Error::NotFound);
+        }
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let previous = sqlx::query(
@@ -314,17 +318,18 @@ impl Store {
         Ok(urls)
     }
 
-    /// Records a `webhook.test` event for one org endpoint and claims its job
-    /// at once, so the caller sends it inline.
-    pub async fn queue_test_delivery(&self, org_id: &str, webhook_id: &str) -> Result<ClaimedDelivery> {
-        let hook = self.webhook(org_id, webhook_id).await?;
+    /// Records a `webhook.test` event for one endpoint of the scope and claims
+    /// its job at once, so the caller sends it inline.
+    pub async fn queue_test_delivery(&self, scope: HookScope<'_>, webhook_id: &str) -> Result<ClaimedDelivery> {
+        let org_id = scope.org_id;
+        let hook = self.webhook(scope, webhook_id).await?;
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let data = json!({"webhook_id": hook.id, "message": "This is a test event from Switchboard."});
         let event = NewEvent {
             event: EventType::WebhookTest,
             org_id: org_id.to_owned(),
-            project_id: None,
+            project_id: hook.project_id.clone(),
             agent_id: None,
             call_id: None,
             data,

@@ -191,7 +191,8 @@ type Endpoint = (String, String, Option<Vec<String>>);
 /// The endpoints of each level, read once per dispatch batch.
 #[derive(Default)]
 struct Endpoints {
-    orgs: HashMap<String, Vec<Endpoint>>,
+    /// An org's webhooks, each with the project it is limited to, if any.
+    orgs: HashMap<String, Vec<(Option<String>, Endpoint)>>,
     projects: HashMap<String, Option<Endpoint>>,
     agents: HashMap<String, Option<Endpoint>>,
 }
@@ -204,18 +205,29 @@ impl Endpoints {
             return Ok(out);
         }
         if !self.orgs.contains_key(&event.org_id) {
-            let rows =
-                sqlx::query("SELECT id, url, events FROM webhooks WHERE org_id = $1 AND enabled = 1 ORDER BY id")
-                    .bind(&event.org_id)
-                    .fetch_all(&mut **tx)
-                    .await?;
+            let rows = sqlx::query(
+                "SELECT id, project_id, url, events FROM webhooks WHERE org_id = $1 AND enabled = 1 ORDER BY id",
+            )
+            .bind(&event.org_id)
+            .fetch_all(&mut **tx)
+            .await?;
             let hooks = rows
                 .iter()
-                .map(|row| Ok((text(row, "id")?, text(row, "url")?, Some(json::<Vec<String>>(row, "events")?))))
+                .map(|row| {
+                    let endpoint = (text(row, "id")?, text(row, "url")?, Some(json::<Vec<String>>(row, "events")?));
+                    Ok((opt_text(row, "project_id")?, endpoint))
+                })
                 .collect::<Result<Vec<_>>>()?;
             self.orgs.insert(event.org_id.clone(), hooks);
         }
-        let org_hooks = self.orgs.get(&event.org_id).into_iter().flatten();
+        // A project's webhook receives only that project's events.
+        let org_hooks = self
+            .orgs
+            .get(&event.org_id)
+            .into_iter()
+            .flatten()
+            .filter(|(project, _)| project.is_none() || *project == event.project_id)
+            .map(|(_, hook)| hook);
         let mut add = |level: EndpointKind, (id, url, events): &Endpoint| {
             if events.as_ref().is_none_or(|events| subscribed(events, kind)) {
                 out.push(Target { kind: level, id: id.clone(), url: url.clone() });

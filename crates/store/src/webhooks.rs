@@ -1,5 +1,6 @@
-//! Webhook endpoints of the three levels: org webhooks (CRUD), the project's
-//! webhook, and the health of the agent's `webhook_url`.
+//! Webhook endpoints of the three levels: webhooks (CRUD; org-wide, or of one
+//! project), the project's webhook setting, and the health of the agent's
+//! `webhook_url`.
 
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
@@ -9,11 +10,27 @@ use switchboard_domain::keys;
 use crate::rows::{flag, int, json, opt_int, opt_text, text, to_json};
 use crate::{Error, Result, Store};
 
-/// An org-level endpoint.
+/// Whose webhooks a request sees: an org's org-wide ones, or one project's.
+#[derive(Debug, Clone, Copy)]
+pub struct HookScope<'a> {
+    pub org_id: &'a str,
+    pub project_id: Option<&'a str>,
+}
+
+impl HookScope<'_> {
+    /// The `COALESCE(project_id, '')` value of the scope.
+    fn project(&self) -> &str {
+        self.project_id.unwrap_or("")
+    }
+}
+
+/// An endpoint of an org, org-wide or of one project.
 #[derive(Debug, Clone)]
 pub struct WebhookRow {
     pub id: String,
     pub org_id: String,
+    /// The project whose events it receives; `None`: every project's.
+    pub project_id: Option<String>,
     pub url: String,
     pub events: Vec<String>,
     pub description: Option<String>,
@@ -25,13 +42,17 @@ pub struct WebhookRow {
     pub updated_at: i64,
 }
 
-const WEBHOOK_COLUMNS: &str =
-    "id, org_id, url, events, description, enabled, secret, disabled_reason, failing_since, created_at, updated_at";
+const WEBHOOK_COLUMNS: &str = "id, org_id, project_id, url, events, description, enabled, secret, disabled_reason, \
+    failing_since, created_at, updated_at";
+
+/// A webhook of the scope: `$1` the org, `$2` the project (`''` org-wide).
+const IN_SCOPE: &str = "org_id = $1 AND COALESCE(project_id, '') = $2";
 
 fn webhook_row(row: &AnyRow) -> Result<WebhookRow> {
     Ok(WebhookRow {
         id: text(row, "id")?,
         org_id: text(row, "org_id")?,
+        project_id: opt_text(row, "project_id")?,
         url: text(row, "url")?,
         events: json(row, "events")?,
         description: opt_text(row, "description")?,
@@ -82,15 +103,16 @@ pub struct ProjectWebhookPatch {
 }
 
 impl Store {
-    pub async fn create_webhook(&self, org_id: &str, new: &NewWebhook) -> Result<WebhookRow> {
+    pub async fn create_webhook(&self, scope: HookScope<'_>, new: &NewWebhook) -> Result<WebhookRow> {
         let id = IdKind::Webhook.new_id();
         let now = self.now();
         sqlx::query(
-            "INSERT INTO webhooks (id, org_id, url, events, description, enabled, secret, disabled_reason, \
-             failing_since, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $8)",
+            "INSERT INTO webhooks (id, org_id, project_id, url, events, description, enabled, secret, disabled_reason, \
+             failing_since, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, $9)",
         )
         .bind(&id)
-        .bind(org_id)
+        .bind(scope.org_id)
+        .bind(scope.project_id)
         .bind(&new.url)
         .bind(to_json(&new.events))
         .bind(new.description.as_deref())
@@ -99,23 +121,29 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        self.webhook(org_id, &id).await
+        self.webhook(scope, &id).await
     }
 
-    pub async fn webhook(&self, org_id: &str, id: &str) -> Result<WebhookRow> {
-        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(org_id).bind(id).fetch_optional(&self.pool).await?;
+    pub async fn webhook(&self, scope: HookScope<'_>, id: &str) -> Result<WebhookRow> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE {IN_SCOPE} AND id = $3");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.org_id)
+            .bind(scope.project())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         webhook_row(&row.ok_or(Error::NotFound)?)
     }
 
-    /// A page of the org's webhooks, newest first; one extra row tells whether more exist.
-    pub async fn webhooks(&self, org_id: &str, after: Option<&str>, limit: u32) -> Result<Vec<WebhookRow>> {
+    /// A page of the scope's webhooks, newest first; one extra row tells whether more exist.
+    pub async fn webhooks(&self, scope: HookScope<'_>, after: Option<&str>, limit: u32) -> Result<Vec<WebhookRow>> {
         let sql = format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND ($2 IS NULL OR id < $2) \
-             ORDER BY id DESC LIMIT $3"
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE {IN_SCOPE} AND ($3 IS NULL OR id < $3) \
+             ORDER BY id DESC LIMIT $4"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(org_id)
+            .bind(scope.org_id)
+            .bind(scope.project())
             .bind(after)
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
@@ -125,8 +153,8 @@ impl Store {
 
     /// Applies a patch. Enabling an endpoint clears why it was disabled and its
     /// failure streak.
-    pub async fn update_webhook(&self, org_id: &str, id: &str, patch: &WebhookPatch) -> Result<WebhookRow> {
-        let current = self.webhook(org_id, id).await?;
+    pub async fn update_webhook(&self, scope: HookScope<'_>, id: &str, patch: &WebhookPatch) -> Result<WebhookRow> {
+        let current = self.webhook(scope, id).await?;
         let enabled = patch.enabled.unwrap_or(current.enabled);
         let reenabled = enabled && !current.enabled;
         sqlx::query(
@@ -141,17 +169,19 @@ impl Store {
         .bind(i64::from(enabled))
         .bind(i64::from(reenabled))
         .bind(self.now())
-        .bind(org_id)
+        .bind(scope.org_id)
         .bind(id)
         .execute(&self.pool)
         .await?;
-        self.webhook(org_id, id).await
+        self.webhook(scope, id).await
     }
 
     /// Deletes the endpoint; its queued deliveries fail when their turn comes.
-    pub async fn delete_webhook(&self, org_id: &str, id: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM webhooks WHERE org_id = $1 AND id = $2")
-            .bind(org_id)
+    pub async fn delete_webhook(&self, scope: HookScope<'_>, id: &str) -> Result<()> {
+        let sql = format!("DELETE FROM webhooks WHERE {IN_SCOPE} AND id = $3");
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.org_id)
+            .bind(scope.project())
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -162,18 +192,20 @@ impl Store {
     }
 
     /// Issues a new signing secret; the old one stops working at once.
-    pub async fn rotate_webhook_secret(&self, org_id: &str, id: &str) -> Result<WebhookRow> {
-        let done = sqlx::query("UPDATE webhooks SET secret = $1, updated_at = $2 WHERE org_id = $3 AND id = $4")
+    pub async fn rotate_webhook_secret(&self, scope: HookScope<'_>, id: &str) -> Result<WebhookRow> {
+        let sql = format!("UPDATE webhooks SET secret = $3, updated_at = $4 WHERE {IN_SCOPE} AND id = $5");
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.org_id)
+            .bind(scope.project())
             .bind(keys::generate_webhook_secret())
             .bind(self.now())
-            .bind(org_id)
             .bind(id)
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
-        self.webhook(org_id, id).await
+        self.webhook(scope, id).await
     }
 
     pub async fn project_webhook(&self, org_id: &str, project_id: &str) -> Result<ProjectWebhook> {

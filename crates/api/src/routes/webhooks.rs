@@ -11,20 +11,26 @@ use switchboard_domain::page::{resolve_limit, split_page};
 use switchboard_domain::time::iso;
 use switchboard_domain::validation::{self, FieldErrors};
 use switchboard_store::deliveries::{AttemptFilter, AttemptRow};
-use switchboard_store::webhooks::{NewWebhook, ProjectWebhook, ProjectWebhookPatch, WebhookPatch, WebhookRow};
+use switchboard_store::webhooks::{
+    HookScope, NewWebhook, ProjectWebhook, ProjectWebhookPatch, WebhookPatch, WebhookRow,
+};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{OrgScope, ProjectScope};
+use crate::auth::{AnyCaller, Caller, ProjectScope};
 use crate::error::{ApiError, OrNotFound, Result};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 
-/// An org-level webhook endpoint.
+/// A webhook endpoint: of one project (made with a project key, or an org key
+/// with `X-Project-Id`), receiving that project's events; or org-wide (made
+/// with an org key alone), receiving every event of the org.
 #[derive(Serialize, ToSchema)]
 pub struct Webhook {
     pub id: String,
+    /// The project whose events it receives; `null`: org-wide.
+    pub project_id: Option<String>,
     pub url: String,
     /// Event names, or `"*"` for every event.
     pub events: Vec<String>,
@@ -47,6 +53,7 @@ impl Webhook {
             secret_hint: secret_hint(&row.secret),
             secret: with_secret.then_some(row.secret),
             id: row.id,
+            project_id: row.project_id,
             url: row.url,
             events: row.events,
             description: row.description,
@@ -206,6 +213,12 @@ pub struct ProjectWebhookUpdate {
     pub enabled: Option<bool>,
 }
 
+/// Whose webhooks a caller manages: a project key's project (or the one an org
+/// key names with `X-Project-Id`); an org key alone, the org-wide ones.
+fn scope_of(caller: &Caller) -> HookScope<'_> {
+    HookScope { org_id: &caller.org.id, project_id: caller.project_id.as_deref() }
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_webhooks, create_webhook))
@@ -237,26 +250,29 @@ fn check_description(errors: &mut FieldErrors, description: &str) {
     }
 }
 
-/// List the org's webhooks, newest first.
+/// List the caller's webhooks, newest first: a project's (project key, or org
+/// key with `X-Project-Id`) or the org-wide ones (org key alone).
 #[utoipa::path(get, path = "/v1/webhooks", tag = "Webhooks", params(crate::routes::PageQuery),
     responses((status = 200, body = WebhookList)))]
 async fn list_webhooks(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Query(q): Query<crate::routes::PageQuery>,
 ) -> Result<axum::Json<WebhookList>> {
     let limit = resolve_limit(q.limit).map_err(|m| ApiError::invalid_field("limit", m))?;
-    let rows = state.store.webhooks(&caller.org.id, q.after.as_deref(), limit).await?;
+    let rows = state.store.webhooks(scope_of(&caller), q.after.as_deref(), limit).await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(WebhookList { webhooks: rows.into_iter().map(|r| Webhook::view(r, false)).collect(), next_cursor }))
 }
 
-/// Create an org webhook. The response carries its signing secret, once.
+/// Create a webhook: with a project key (or an org key with `X-Project-Id`)
+/// it receives that project's events; with an org key alone, every event of
+/// the org. The response carries its signing secret, once.
 #[utoipa::path(post, path = "/v1/webhooks", tag = "Webhooks", request_body = WebhookCreate,
     responses((status = 201, body = Webhook)))]
 async fn create_webhook(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Json(body): Json<WebhookCreate>,
 ) -> Result<impl IntoResponse> {
     let events = body.events.unwrap_or_else(|| vec!["*".into()]);
@@ -269,28 +285,28 @@ async fn create_webhook(
     errors.finish().map_err(ApiError::validation)?;
     let new =
         NewWebhook { url: body.url, events, description: body.description, enabled: body.enabled.unwrap_or(true) };
-    let row = state.store.create_webhook(&caller.org.id, &new).await?;
+    let row = state.store.create_webhook(scope_of(&caller), &new).await?;
     Ok((StatusCode::CREATED, axum::Json(Webhook::view(row, true))))
 }
 
-/// Get an org webhook.
+/// Get one of the caller's webhooks.
 #[utoipa::path(get, path = "/v1/webhooks/{webhook_id}", tag = "Webhooks", params(("webhook_id" = String, Path)),
     responses((status = 200, body = Webhook)))]
 async fn get_webhook(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Webhook>> {
-    let row = state.store.webhook(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
+    let row = state.store.webhook(scope_of(&caller), &id).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Webhook::view(row, false)))
 }
 
-/// Update an org webhook: only the fields sent change.
+/// Update one of the caller's webhooks: only the fields sent change.
 #[utoipa::path(patch, path = "/v1/webhooks/{webhook_id}", tag = "Webhooks", params(("webhook_id" = String, Path)),
     request_body = WebhookUpdate, responses((status = 200, body = Webhook)))]
 async fn update_webhook(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
     Json(body): Json<WebhookUpdate>,
 ) -> Result<axum::Json<Webhook>> {
@@ -307,19 +323,19 @@ async fn update_webhook(
     errors.finish().map_err(ApiError::validation)?;
     let patch =
         WebhookPatch { url: body.url, events: body.events, description: body.description, enabled: body.enabled };
-    let row = state.store.update_webhook(&caller.org.id, &id, &patch).await.or_not_found("Webhook not found")?;
+    let row = state.store.update_webhook(scope_of(&caller), &id, &patch).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Webhook::view(row, false)))
 }
 
-/// Delete an org webhook; deliveries still queued for it fail.
+/// Delete one of the caller's webhooks; deliveries still queued for it fail.
 #[utoipa::path(delete, path = "/v1/webhooks/{webhook_id}", tag = "Webhooks", params(("webhook_id" = String, Path)),
     responses((status = 204, description = "Deleted")))]
 async fn delete_webhook(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.store.delete_webhook(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
+    state.store.delete_webhook(scope_of(&caller), &id).await.or_not_found("Webhook not found")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -328,10 +344,10 @@ async fn delete_webhook(
     params(("webhook_id" = String, Path)), responses((status = 200, body = Webhook)))]
 async fn rotate_secret(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Webhook>> {
-    let row = state.store.rotate_webhook_secret(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
+    let row = state.store.rotate_webhook_secret(scope_of(&caller), &id).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Webhook::view(row, true)))
 }
 
@@ -342,10 +358,10 @@ async fn rotate_secret(
     params(("webhook_id" = String, Path)), responses((status = 200, body = Delivery)))]
 async fn test_webhook(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Delivery>> {
-    let attempt = state.webhooks.send_test(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
+    let attempt = state.webhooks.send_test(scope_of(&caller), &id).await.or_not_found("Webhook not found")?;
     Ok(axum::Json(Delivery::view(attempt)))
 }
 
@@ -354,7 +370,7 @@ async fn test_webhook(
     params(("webhook_id" = String, Path), DeliveryQuery), responses((status = 200, body = DeliveryList)))]
 async fn webhook_deliveries(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Path(id): Path<String>,
     Query(q): Query<DeliveryQuery>,
 ) -> Result<axum::Json<DeliveryList>> {
@@ -365,7 +381,7 @@ async fn webhook_deliveries(
             Some(cursor.parse::<i64>().map_err(|_| ApiError::invalid_field("after", "Not a cursor of this list."))?)
         }
     };
-    state.store.webhook(&caller.org.id, &id).await.or_not_found("Webhook not found")?;
+    state.store.webhook(scope_of(&caller), &id).await.or_not_found("Webhook not found")?;
     let filter = AttemptFilter { success: q.success, event: q.event };
     let mut rows = state.store.endpoint_attempts(&caller.org.id, &id, &filter, after, limit).await?;
     let more = rows.len() > limit as usize;
@@ -380,11 +396,11 @@ async fn webhook_deliveries(
     params(("event_id" = String, Path)), responses((status = 202, body = Redelivery)))]
 async fn redeliver(
     State(state): State<AppState>,
-    OrgScope(caller): OrgScope,
+    AnyCaller(caller): AnyCaller,
     Path(event_id): Path<String>,
 ) -> Result<impl IntoResponse> {
     let event = state.store.event(&caller.org.id, &event_id).await.or_not_found("Event not found")?;
-    let endpoints = state.store.redeliver_event(&caller.org.id, &event_id).await?;
+    let endpoints = state.store.redeliver_event(scope_of(&caller), &event_id).await.or_not_found("Event not found")?;
     Ok((StatusCode::ACCEPTED, axum::Json(Redelivery { event_id: event.id, event: event.event, endpoints })))
 }
 

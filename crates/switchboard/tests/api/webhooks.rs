@@ -13,7 +13,7 @@ use switchboard_runtime::outbound::{verify_standard, verify_switchboard};
 use switchboard_store::events::NewEvent;
 use switchboard_testkit::webhook_receiver::{Delivery, Reply, WebhookReceiver};
 
-use crate::common::{TestServer, assert_error};
+use crate::common::{TestServer, assert_error, send};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -120,8 +120,11 @@ async fn org_webhooks_crud_with_secrets_and_validation() {
         assert_error(&resp, 400, "VALIDATION_ERROR");
         assert!(resp.body["details"][field].is_string(), "{}", resp.body);
     }
+    // A project key manages the project's own webhooks, not the org-wide ones.
     let project_key = s.call(Method::GET, "/v1/webhooks", Some(s.key()), None).await;
-    assert_error(&project_key, 403, "ORG_KEY_REQUIRED");
+    assert_eq!(project_key.status, 200, "{}", project_key.body);
+    assert_eq!(project_key.body["webhooks"], json!([]));
+    assert_error(&s.call(Method::GET, &format!("/v1/webhooks/{id}"), Some(s.key()), None).await, 404, "NOT_FOUND");
 
     let deleted = s.call(Method::DELETE, &format!("/v1/webhooks/{id}"), org, None).await;
     assert_eq!(deleted.status, 204);
@@ -465,4 +468,52 @@ async fn a_gone_agent_webhook_is_disabled_until_its_url_changes() {
     s.finished_call(&third).await;
     let got = rx.wait_until(WAIT, |d| d.iter().any(|x| x.path == "/new" && x.event() == "call.ended")).await;
     assert!(got.iter().filter(|d| d.path == "/new").all(|d| d.body["data"]["call_id"] == third.as_str()));
+}
+
+#[tokio::test]
+async fn a_project_webhook_receives_only_its_projects_events() {
+    let s = server().await;
+    let rx = WebhookReceiver::start().await;
+    // One webhook made with the project key, one org-wide.
+    let created = s.post("/v1/webhooks", json!({"url": rx.url("/project"), "events": ["call.ringing"]})).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["project_id"], s.boot.project_id.as_str());
+    let project_hook = created.body["id"].as_str().expect("id").to_owned();
+    let org = Some(s.org_key());
+    let org_wide = s
+        .call(Method::POST, "/v1/webhooks", org, Some(json!({"url": rx.url("/org"), "events": ["call.ringing"]})))
+        .await;
+    assert_eq!(org_wide.body["project_id"], Value::Null);
+    let listed = s.get("/v1/webhooks").await;
+    let ids: Vec<&str> =
+        listed.body["webhooks"].as_array().into_iter().flatten().filter_map(|w| w["id"].as_str()).collect();
+    assert_eq!(ids, [project_hook.as_str()], "the project sees its own webhook only");
+    let via_header = s
+        .request(Method::GET, "/v1/webhooks")
+        .bearer_auth(s.org_key())
+        .header("x-project-id", s.boot.project_id.as_str());
+    assert_eq!(send(via_header).await.body["webhooks"][0]["id"], project_hook.as_str());
+
+    // A call in this project reaches both; one in another project only the org-wide one.
+    let agent = s.create_agent(json!({"name": "A"})).await;
+    s.inbound_call(&agent, json!([{"hangup": true}])).await;
+    let second = s.call(Method::POST, "/v1/org/projects", org, Some(json!({"name": "Second"}))).await;
+    let second = second.body["id"].as_str().expect("project").to_owned();
+    let header = |req: reqwest::RequestBuilder| req.bearer_auth(s.org_key()).header("x-project-id", second.as_str());
+    let their_agent = send(header(s.request(Method::POST, "/v1/agents")).json(&json!({"name": "B"}))).await;
+    let body = json!({"agent_id": their_agent.body["id"], "from": "+31612345678", "script": [{"hangup": true}]});
+    let theirs = send(header(s.request(Method::POST, "/v1/simulator/calls")).json(&body)).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    let received = rx.wait_until(Duration::from_secs(20), |d| d.iter().filter(|d| d.path == "/org").count() >= 2).await;
+    let project_calls: Vec<&str> =
+        received.iter().filter(|d| d.path == "/project").filter_map(|d| d.body["data"]["call_id"].as_str()).collect();
+    assert_eq!(project_calls.len(), 1, "{project_calls:?}");
+    assert_ne!(project_calls[0], theirs.body["call_id"].as_str().unwrap_or_default());
+    // The project key cannot touch the org-wide webhook, nor redeliver another project's event.
+    let org_hook = org_wide.body["id"].as_str().expect("id");
+    assert_error(&s.delete(&format!("/v1/webhooks/{org_hook}")).await, 404, "NOT_FOUND");
+    let their_event = received.iter().find(|d| d.path == "/org" && d.body["data"]["call_id"] == theirs.body["call_id"]);
+    let their_event = their_event.expect("the other project's event").id().to_owned();
+    let redeliver = s.post(&format!("/v1/webhooks/events/{their_event}/redeliver"), json!({})).await;
+    assert_error(&redeliver, 404, "NOT_FOUND");
 }
