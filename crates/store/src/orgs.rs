@@ -13,7 +13,7 @@ use crate::projects::{ProjectRow, insert_project};
 use crate::rows::{AnyQuery, int, opt_int, text};
 use crate::{Error, Result, Store};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgRow {
     pub id: String,
     pub name: String,

@@ -127,6 +127,17 @@ impl ReadCache {
         Ok(agent)
     }
 
+    /// The org as just read from the store: when the cached copy differs (its
+    /// balance was changed by another process, say), it is dropped here and,
+    /// with Redis, on every node, so a paused org is refused at once wherever
+    /// the pause was seen.
+    pub fn saw_org(&self, fresh: &OrgRow) {
+        let stale = self.orgs.get(&fresh.id, |_, _| true).is_some_and(|cached| *cached != *fresh);
+        if stale {
+            self.changed(Scope::Org(fresh.id.clone()));
+        }
+    }
+
     /// A write request of the org ran: its agents may have changed, directly or
     /// not (deleting a knowledge base edits the agents that used it).
     pub fn org_wrote(&self, org_id: &str) {

@@ -37,8 +37,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Get the org's credit balance and tier.
 #[utoipa::path(get, path = "/v1/credits", tag = "Credits", responses((status = 200, body = Credits)))]
 async fn get_credits(State(state): State<AppState>, AnyCaller(caller): AnyCaller) -> Result<axum::Json<Credits>> {
-    // The caller's org row was read at authentication; re-read for the freshest balance.
+    // The caller's org row was read at authentication; re-read for the
+    // freshest balance, and drop any copy that says otherwise.
     let org = state.store.org(&caller.org.id).await?;
+    state.cache.saw_org(&org);
     Ok(axum::Json(Credits {
         balance: to_eur(org.balance),
         tier: org.tier.as_str().into(),

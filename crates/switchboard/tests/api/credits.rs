@@ -68,3 +68,19 @@ async fn admin_commands_refuse_bad_input() {
     assert!(admin::set_rate(s.store(), &s.boot.org_id, -1.0).await.is_err());
     assert!(admin::bootstrap(s.store(), " ", 100.0).await.is_err());
 }
+
+#[tokio::test]
+async fn once_the_server_reports_the_org_paused_its_writes_are_refused_at_once() {
+    let s = TestServer::start().await;
+    s.create_agent(json!({"name": "Warm"})).await;
+    // Another process (the admin command) drains the balance: this server's
+    // cached org row does not know.
+    let other = switchboard_store::Store::connect(&s.config.database_url, switchboard_store::Clock::system())
+        .await
+        .expect("a second connection");
+    admin::add_credits(&other, &s.boot.org_id, -100.0).await.expect("drain");
+    other.close().await;
+    let credits = s.get("/v1/credits").await;
+    assert_eq!(credits.body["is_paused"], true);
+    assert_error(&s.post("/v1/agents", json!({"name": "After"})).await, 402, "INSUFFICIENT_CREDITS");
+}
