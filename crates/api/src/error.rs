@@ -147,7 +147,9 @@ impl From<CallError> for ApiError {
                 }
                 ApiError::validation(details)
             }
-            CallError::Paused => ApiError::new(StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_CREDITS", err.to_string()),
+            CallError::Paused | CallError::InsufficientCredits => {
+                ApiError::new(StatusCode::PAYMENT_REQUIRED, "INSUFFICIENT_CREDITS", err.to_string())
+            }
             CallError::AgentUnavailable(message) => ApiError::conflict("AGENT_UNAVAILABLE", message),
             CallError::ConcurrentLimit => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "CONCURRENT_CALL_LIMIT", err.to_string())

@@ -30,4 +30,11 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// When node `id` last said it was alive, if it ever did.
+    pub async fn node_heartbeat_at(&self, id: &str) -> Result<Option<i64>> {
+        let row =
+            sqlx::query("SELECT heartbeat_at FROM nodes WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| crate::rows::int(&r, "heartbeat_at")).transpose()
+    }
 }

@@ -132,10 +132,10 @@ async fn record_charge(tx: &mut Tx, number: &PhoneNumberRow, period_start: i64, 
     Ok(())
 }
 
-/// Debits one cycle's price; with `covered`, only while the balance covers
-/// it. Returns whether the balance was debited.
+/// Debits one cycle's price; with `covered`, only while the balance (less
+/// what live calls hold) covers it. Returns whether the balance was debited.
 async fn debit(tx: &mut Tx, org_id: &str, now: i64, covered: bool) -> Result<bool> {
-    let condition = if covered { " AND balance_micros >= $1" } else { "" };
+    let condition = if covered { " AND balance_micros - reserved_micros >= $1" } else { "" };
     let sql = format!(
         "UPDATE orgs SET balance_micros = balance_micros - $1, balance_updated_at = $2, updated_at = $2 \
          WHERE id = $3{condition}"

@@ -89,13 +89,14 @@ impl Store {
     }
 
     /// Debits the price and records the SMS as `sending`, in one
-    /// transaction; refused when the balance cannot pay.
+    /// transaction; refused when the balance, less what live calls hold,
+    /// cannot pay.
     pub async fn reserve_sms(&self, sms: &NewSms) -> Result<SmsOutcome> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let paid = sqlx::query(
             "UPDATE orgs SET balance_micros = balance_micros - $1, balance_updated_at = $2, updated_at = $2 \
-             WHERE id = $3 AND (balance_micros >= $1 OR tier = $4)",
+             WHERE id = $3 AND (balance_micros - reserved_micros >= $1 OR tier = $4)",
         )
         .bind(sms.price)
         .bind(now)

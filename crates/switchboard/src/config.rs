@@ -350,11 +350,20 @@ pub struct Runtime {
     /// How fast call time runs against wall time on the simulated carrier: 1 is
     /// real time; tests run calls at 50 or more.
     pub clock_speed: f64,
+    /// How often the node records that it is alive; calls it held when it
+    /// stopped are billed up to its last heartbeat.
+    pub heartbeat_seconds: f64,
 }
 
 impl Default for Runtime {
     fn default() -> Self {
-        Self { clock_speed: 1.0 }
+        Self { clock_speed: 1.0, heartbeat_seconds: 10.0 }
+    }
+}
+
+impl Runtime {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs_f64(self.heartbeat_seconds.clamp(0.05, 3600.0))
     }
 }
 

@@ -26,9 +26,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 
-/// How often a node says it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(10);
-
 /// Opens the database named by the configuration and brings its schema up to date.
 pub async fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database_url, clock)
@@ -100,25 +97,32 @@ fn which_espeak() -> Option<std::path::PathBuf> {
         .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join("espeak-ng")).find(|p| p.is_file()))
 }
 
+/// The node says it is alive every `every`: the calls it held when it stopped
+/// are billed up to its last heartbeat.
+fn spawn_heartbeat(store: Store, node_id: String, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(err) = store.node_heartbeat(&node_id).await {
+                tracing::warn!(error = %err, "could not record the node's heartbeat");
+            }
+        }
+    })
+}
+
 /// Periodic upkeep, by role: writing key use, forgetting idle limiter state
 /// and expired cache entries (API nodes); expiring idle test sessions (call
 /// runtimes); settling SMS a stopped process left `sending` and purging
-/// expired idempotency keys (workers); and the node's heartbeat (every node).
+/// expired idempotency keys (workers).
 fn spawn_upkeep(config: &Config, state: AppState, flush_every: Duration) -> JoinHandle<()> {
     let role = config.role;
-    let node_id = config.node_id();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(flush_every);
         let mut rounds: u64 = 0;
-        let beat_every = (HEARTBEAT.as_millis() / flush_every.as_millis().max(1)).max(1) as u64;
         loop {
             tick.tick().await;
             rounds += 1;
-            if rounds.is_multiple_of(beat_every)
-                && let Err(err) = state.store.node_heartbeat(&node_id).await
-            {
-                tracing::warn!(error = %err, "could not record the node's heartbeat");
-            }
             if role.serves_api() {
                 if let Err(err) = state.key_use.flush(&state.store).await {
                     tracing::warn!(error = %err, "could not record key use");
@@ -184,12 +188,15 @@ pub async fn serve_state(
 ) -> anyhow::Result<()> {
     let role = config.role;
     let node_id = config.node_id();
+    // The last moment this node was known alive before it stopped, read
+    // before this start overwrites it.
+    let last_alive = state.store.node_heartbeat_at(&node_id).await.context("cannot read the node")?;
     state.store.node_started(&node_id, role.as_str()).await.context("cannot record the node")?;
     if role.runs_calls() {
         // Calls this node left open when it stopped can no longer be
-        // controlled or billed: close them as failed. Other nodes' calls are
-        // theirs.
-        match state.store.close_abandoned_calls(&node_id).await {
+        // controlled: close them, billed for the time they ran while the node
+        // was alive. Other nodes' calls are theirs.
+        match state.store.close_abandoned_calls(&node_id, last_alive).await {
             Ok(closed) if !closed.is_empty() => {
                 tracing::warn!(count = closed.len(), node_id, "closed calls this node left open when it stopped")
             }
@@ -197,8 +204,10 @@ pub async fn serve_state(
             Err(err) => return Err(err).context("cannot close abandoned calls"),
         }
     }
-    let mut tasks =
-        vec![spawn_upkeep(config, state.clone(), Duration::from_secs(config.auth.key_use_flush_seconds.max(1)))];
+    let mut tasks = vec![
+        spawn_upkeep(config, state.clone(), Duration::from_secs(config.auth.key_use_flush_seconds.max(1))),
+        spawn_heartbeat(state.store.clone(), node_id.clone(), config.runtime.heartbeat()),
+    ];
     if role.runs_workers() {
         tasks.push(state.knowledge.spawn_worker());
         tasks.push(state.webhooks.spawn_worker());

@@ -218,8 +218,9 @@ pub struct CallCreate {
     /// E.164 number to call. On the simulated carrier the last four digits pick
     /// the outcome: 0002 busy, 0003 no answer, 0004 voicemail, 0005 failed.
     pub to: String,
-    /// E.164 caller id; default `+15550000000` on the simulated carrier.
-    /// With `phone_number_id` it may be left out, or must be that number.
+    /// E.164 caller id: a live number of the project (400 otherwise); default
+    /// `+15550000000` on the simulated carrier. With `phone_number_id` it may be
+    /// left out, or must be that number.
     pub from_number: Option<String>,
     /// A live number of the project (`pn_…`) to call from: its number is the
     /// caller id. 404 when it is not one (or was released).

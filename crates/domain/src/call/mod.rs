@@ -148,6 +148,26 @@ pub fn price_call(
     }
 }
 
+/// The most seconds the running part of a call may last for its total cost to
+/// stay within `budget`: the call itself (`transferred: None`), or its
+/// transferred leg after `transferred: Some(call_seconds)` of call.
+pub fn paid_seconds(budget: Micros, rate_per_minute: Micros, transferred: Option<i64>) -> i64 {
+    if rate_per_minute <= 0 {
+        return i64::MAX;
+    }
+    let cost = |seconds: i64| match transferred {
+        None => price_call(seconds, 0, rate_per_minute, None, 0).total_cost,
+        Some(call) => price_call(call, seconds, rate_per_minute, None, 0).total_cost,
+    };
+    // Rounding to hundredths of a minute moves a price by less than a second's
+    // worth: start just above the exact answer and step down.
+    let mut seconds = (budget.max(0) as i128 * 60 / rate_per_minute as i128) as i64 + 1;
+    while seconds > 0 && cost(seconds) > budget {
+        seconds -= 1;
+    }
+    seconds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +196,23 @@ mod tests {
         assert_eq!(centi_minutes(1), 2); // 0.0166 → 0.02
         assert_eq!(centi_minutes(3), 5); // 0.05
         assert_eq!(centi_minutes(7200), 12000);
+    }
+
+    #[test]
+    fn paid_seconds_never_cost_more_than_the_budget() {
+        assert_eq!(paid_seconds(150_000, 150_000, None), 60);
+        assert_eq!(paid_seconds(0, 150_000, None), 0);
+        assert_eq!(paid_seconds(-5, 150_000, None), 0);
+        assert_eq!(paid_seconds(1, 0, None), i64::MAX);
+        for budget in [1_000, 37_500, 150_000, 449_999, 1_000_001] {
+            for rate in [10_000, 120_000, 150_000, 333_333] {
+                let s = paid_seconds(budget, rate, None);
+                assert!(price_call(s, 0, rate, None, 0).total_cost <= budget, "{budget} {rate} {s}");
+                assert!(price_call(s + 2, 0, rate, None, 0).total_cost > budget, "{budget} {rate} {s} is the most");
+                let leg = paid_seconds(budget, rate, Some(s / 2));
+                assert!(price_call(s / 2, leg, rate, None, 0).total_cost <= budget, "{budget} {rate} leg {leg}");
+            }
+        }
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub(crate) struct Model {
 /// What a call's jobs reach.
 pub(crate) struct JobContext {
     pub store: Store,
+    /// The call's org and id, for reservations of credit.
+    pub org_id: String,
+    pub call_id: String,
     /// The agent's server_url and the `call.started` it is sent.
     pub server: Option<(ServerUrl, CallStarted)>,
     pub model: Option<Model>,
@@ -99,6 +102,17 @@ impl JobContext {
                     None => serde_json::json!({"error": "this agent has no knowledge base"}).to_string(),
                 };
                 send(JobOutput::ToolResult(result));
+            }
+            Job::Reserve(amount) => {
+                let granted = match self.store.reserve_credit(&self.org_id, &self.call_id, amount).await {
+                    Ok(granted) => granted,
+                    Err(err) => {
+                        // Nothing was reserved; the call ends where its credit does.
+                        tracing::error!(error = %err, "could not reserve credit for the call");
+                        0
+                    }
+                };
+                send(JobOutput::Reserved(granted));
             }
             Job::KnowledgeAnswer(utterance) => {
                 let found = match &self.knowledge {

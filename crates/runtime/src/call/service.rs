@@ -12,6 +12,7 @@ use switchboard_domain::agent::AgentSettings;
 use switchboard_domain::call::{CallRecord, CallStatus, Direction, Disposition, EndedReason, Ringing};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::memory::MemoryRules;
+use switchboard_domain::money::Micros;
 use switchboard_domain::phone::{E164, E164_PROBLEM};
 use switchboard_domain::server_url::{AgentConfig, CallStarted};
 use switchboard_store::Store;
@@ -50,7 +51,7 @@ pub struct OutboundCall {
     pub agent_id: String,
     /// E.164 number to call.
     pub to: String,
-    /// E.164 caller id; default [`DEFAULT_CALLER_ID`].
+    /// E.164 caller id: a live number of the project; default [`DEFAULT_CALLER_ID`].
     pub from_number: Option<String>,
     /// A live number of the project to call from.
     pub phone_number_id: Option<String>,
@@ -87,6 +88,8 @@ pub enum CallError {
     AgentUnavailable(&'static str),
     #[error("Concurrent call limit reached for this account.")]
     ConcurrentLimit,
+    #[error("Insufficient credits for the first minute of a call.")]
+    InsufficientCredits,
     #[error("This node does not run calls; send call requests to a node with the runtime or all role.")]
     NoRuntime,
     #[error(transparent)]
@@ -165,7 +168,8 @@ pub(super) struct Parts<'a> {
     pub settings: AgentSettings,
     pub memory: Option<CallerMemory>,
     pub use_server_url: bool,
-    pub balance: switchboard_domain::money::Micros,
+    /// The org's credit the call holds from the start; `None`: not limited.
+    pub credit: Option<Micros>,
     pub limits: bool,
 }
 
@@ -234,6 +238,13 @@ impl CallService {
         };
         if E164::parse(&from).is_none() {
             problems.push(("from_number".to_owned(), E164_PROBLEM.to_owned()));
+        } else if call.phone_number_id.is_none()
+            && call.from_number.is_some()
+            && store.live_number(tenant.project_id, &from).await?.is_none()
+        {
+            // A caller id is one of the project's own numbers, never another's.
+            let why = "Must be a live number of this project (see GET /v1/phone-numbers), or left out.";
+            problems.push(("from_number".to_owned(), why.to_owned()));
         }
         if call.metadata.as_ref().is_some_and(|m| !m.is_object()) {
             problems.push(("metadata".to_owned(), "Must be an object.".to_owned()));
@@ -327,6 +338,22 @@ impl CallService {
         Ok(record)
     }
 
+    /// A call that may not start: an outbound one is refused with `why`; an
+    /// inbound one is recorded as `rejected` (the caller was turned away).
+    async fn turn_away(
+        &self,
+        record: CallRecord,
+        direction: Direction,
+        why: CallError,
+    ) -> Result<CallRecord, CallError> {
+        if direction == Direction::Outbound {
+            return Err(why);
+        }
+        let record = record.refused(CallStatus::Rejected, Disposition::Rejected, None);
+        self.0.store.insert_call(&record).await?;
+        Ok(record)
+    }
+
     /// Why this agent cannot take a call now, if it cannot.
     fn unavailable(agent: &AgentRow) -> Option<&'static str> {
         if agent.archived_at.is_some() {
@@ -347,10 +374,6 @@ impl CallService {
         } else {
             Self::unavailable(&agent).map(CallError::AgentUnavailable)
         };
-        let refused = refusal.is_some();
-        if let (Some(err), Direction::Outbound) = (refusal, ends.direction) {
-            return Err(err);
-        }
         let record = CallRecord::ringing(Ringing {
             id: IdKind::Call.new_id(),
             org_id: org.id.clone(),
@@ -365,6 +388,9 @@ impl CallService {
             node_id: Some(inner.settings.node_id.clone()),
             at: inner.store.clock().now_ms(),
         });
+        if let Some(why) = refusal {
+            return self.turn_away(record, ends.direction, why).await;
+        }
         let (control, commands) = mpsc::channel(16);
         let live = LiveCall {
             call_id: record.id.clone(),
@@ -374,18 +400,26 @@ impl CallService {
             started_at: record.started_at,
             answered_at: None,
         };
-        let admitted = !refused && inner.directory.admit(live, control, org.tier.concurrent_calls());
-        if !admitted {
-            if ends.direction == Direction::Outbound {
-                return Err(CallError::ConcurrentLimit);
-            }
-            let record = record.refused(CallStatus::Rejected, Disposition::Rejected, None);
-            inner.store.insert_call(&record).await?;
-            return Ok(record);
+        if !inner.directory.admit(live, control, org.tier.concurrent_calls()) {
+            return self.turn_away(record, ends.direction, CallError::ConcurrentLimit).await;
         }
-        if let Err(err) = inner.store.insert_call(&record).await {
-            inner.directory.remove(&record.id);
-            return Err(err.into());
+        // The org's credit limits the call (every tier that can pause): it
+        // starts holding its first minute, or does not start.
+        let credit = (org.tier.is_paused(0) && record.rate_per_minute > 0).then_some(record.rate_per_minute);
+        let inserted = match credit {
+            Some(first) => inner.store.insert_call_reserving(&record, first).await,
+            None => inner.store.insert_call(&record).await.map(|()| true),
+        };
+        match inserted {
+            Ok(true) => {}
+            Ok(false) => {
+                inner.directory.remove(&record.id);
+                return self.turn_away(record, ends.direction, CallError::InsufficientCredits).await;
+            }
+            Err(err) => {
+                inner.directory.remove(&record.id);
+                return Err(err.into());
+            }
         }
         let memory = match &inner.settings.memory {
             Some(rules) => {
@@ -400,7 +434,7 @@ impl CallService {
             settings: agent.settings.clone(),
             memory,
             use_server_url: true,
-            balance: org.balance,
+            credit,
             limits: true,
         };
         let (session, jobs) = self.session(parts);
@@ -451,10 +485,11 @@ impl CallService {
             .use_server_url
             .then(|| self.server_url(&parts.record, agent, &parts.settings, parts.memory.as_ref()))
             .flatten();
+        let (org_id, call_id) = (parts.record.org_id.clone(), parts.record.id.clone());
         let spec = SessionSpec {
             record: parts.record,
             clock: inner.settings.clock,
-            balance: parts.balance,
+            credit: parts.credit,
             memory: parts.memory.clone(),
             server_url: server.is_some(),
             model: model.as_ref().map(|_| agent.settings.llm.as_ref().and_then(|l| l.temperature)),
@@ -462,7 +497,8 @@ impl CallService {
             limits: parts.limits,
             agent: parts.settings,
         };
-        let jobs = JobContext { store: inner.store.clone(), server, model, knowledge, memory: parts.memory };
+        let jobs =
+            JobContext { store: inner.store.clone(), org_id, call_id, server, model, knowledge, memory: parts.memory };
         (Session::new(spec), Arc::new(jobs))
     }
 

@@ -144,7 +144,7 @@ impl CallService {
             settings,
             memory,
             use_server_url: start.use_server_url,
-            balance: 0,
+            credit: None,
             limits: false,
         };
         let (session, jobs) = self.session(parts);

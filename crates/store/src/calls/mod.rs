@@ -6,8 +6,8 @@ mod columns;
 
 use std::sync::LazyLock;
 
-use sqlx::AssertSqlSafe;
-use switchboard_domain::call::{CallRecord, CallStatus, Disposition, EndedReason};
+use sqlx::{AssertSqlSafe, Row};
+use switchboard_domain::call::{CallRecord, CallStatus, Disposition, EndedReason, paid_seconds, price_call};
 use switchboard_domain::events::EventType;
 use switchboard_domain::money::Micros;
 
@@ -16,7 +16,7 @@ use crate::call_events;
 use crate::changes::Change;
 use crate::events::{Tx, insert_event};
 use crate::rows::{AnyQuery, int};
-use crate::{Error, Result, Store};
+use crate::{Backend, Error, Result, Store};
 
 /// Filters of the call list and summary; dates are epoch-ms bounds.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +132,35 @@ pub(crate) async fn insert_in(tx: &mut Tx, record: &CallRecord, now: i64) -> Res
     Ok(())
 }
 
+/// Reserves up to `amount` of the org's free credit (its balance less what
+/// its live calls hold) for `call_id`; returns what was granted.
+pub(crate) async fn reserve_in(
+    tx: &mut Tx,
+    backend: Backend,
+    org_id: &str,
+    call_id: &str,
+    amount: Micros,
+) -> Result<Micros> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT balance_micros, reserved_micros FROM orgs WHERE id = $1{lock}");
+    let row = sqlx::query(AssertSqlSafe(sql)).bind(org_id).fetch_one(&mut **tx).await?;
+    let free = int(&row, "balance_micros")? - int(&row, "reserved_micros")?;
+    let granted = amount.min(free).max(0);
+    if granted > 0 {
+        sqlx::query("UPDATE orgs SET reserved_micros = reserved_micros + $1 WHERE id = $2")
+            .bind(granted)
+            .bind(org_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE calls SET reserved_micros = reserved_micros + $1 WHERE id = $2")
+            .bind(granted)
+            .bind(call_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(granted)
+}
+
 /// Marks a ringing call answered (with `call.started`).
 pub(crate) async fn answer_in(tx: &mut Tx, project_id: &str, id: &str, at: i64) -> Result<()> {
     let done = sqlx::query(
@@ -164,11 +193,25 @@ pub(crate) async fn finish_in(tx: &mut Tx, record: &CallRecord, now: i64) -> Res
     if done.rows_affected() == 0 {
         return Err(Error::Conflict("call already ended".into()));
     }
-    if record.cost.total_cost != 0 {
-        sqlx::query("UPDATE orgs SET balance_micros = balance_micros - $1, balance_updated_at = $2, updated_at = $2 WHERE id = $3")
-            .bind(record.cost.total_cost)
-            .bind(now)
-            .bind(record.org_id.as_str())
+    // The cost is debited and what the call held of the org's credit freed.
+    let held: i64 = sqlx::query("SELECT reserved_micros FROM calls WHERE id = $1")
+        .bind(record.id.as_str())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    if record.cost.total_cost != 0 || held != 0 {
+        sqlx::query(
+            "UPDATE orgs SET balance_micros = balance_micros - $1, reserved_micros = reserved_micros - $2, \
+             balance_updated_at = CASE WHEN $1 = 0 THEN balance_updated_at ELSE $3 END, updated_at = $3 WHERE id = $4",
+        )
+        .bind(record.cost.total_cost)
+        .bind(held)
+        .bind(now)
+        .bind(record.org_id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("UPDATE calls SET reserved_micros = 0 WHERE id = $1")
+            .bind(record.id.as_str())
             .execute(&mut **tx)
             .await?;
     }
@@ -184,6 +227,31 @@ impl Store {
         tx.commit().await?;
         self.wake_outbox();
         Ok(())
+    }
+
+    /// Records a ringing call that holds `first` of its org's credit from the
+    /// start; when the org cannot spare that much, nothing is written and the
+    /// answer is false.
+    pub async fn insert_call_reserving(&self, record: &CallRecord, first: Micros) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let now = self.now();
+        insert_in(&mut tx, record, now).await?;
+        if reserve_in(&mut tx, self.backend, &record.org_id, &record.id, first).await? < first {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(true)
+    }
+
+    /// Reserves up to `amount` more of the org's free credit for a live call;
+    /// returns what was granted (less when the org has less to spare).
+    pub async fn reserve_credit(&self, org_id: &str, call_id: &str, amount: Micros) -> Result<Micros> {
+        let mut tx = self.begin_write().await?;
+        let granted = reserve_in(&mut tx, self.backend, org_id, call_id, amount).await?;
+        tx.commit().await?;
+        Ok(granted)
     }
 
     /// Writes a call's end and debits its cost from the org, atomically.
@@ -268,24 +336,44 @@ impl Store {
     }
 
     /// Closes the calls a node left ringing or in progress when it stopped
-    /// without ending them (and calls from before nodes were recorded):
-    /// `failed` / `error`, nothing billed, with their `call.ended` or
-    /// `call.failed`. Other nodes' calls are left alone. Returns their ids.
-    pub async fn close_abandoned_calls(&self, node_id: &str) -> Result<Vec<String>> {
+    /// without ending them (and calls from before nodes were recorded). An
+    /// answered call ran until `last_alive` at the latest (the node's last
+    /// heartbeat; `None` when it never gave one, and nothing is billed): it is
+    /// billed for that time, within what it had reserved, and ends `completed`
+    /// with `ended_reason: error`; a ringing one ends `failed`. Other nodes'
+    /// calls are left alone. Returns their ids.
+    pub async fn close_abandoned_calls(&self, node_id: &str, last_alive: Option<i64>) -> Result<Vec<String>> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let open = format!(
-            "SELECT {} FROM calls WHERE status IN ('ringing', 'in-progress') AND (node_id = $1 OR node_id IS NULL)",
+            "SELECT {}, reserved_micros AS held FROM calls WHERE status IN ('ringing', 'in-progress') \
+             AND (node_id = $1 OR node_id IS NULL)",
             *SELECT
         );
         let rows = sqlx::query(AssertSqlSafe(open)).bind(node_id).fetch_all(&mut *tx).await?;
         let mut ids = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut record = read_record(row)?;
-            record.status = CallStatus::Failed;
-            record.disposition = Some(Disposition::Failed);
+            let held = int(row, "held")?;
             record.ended_reason = Some(EndedReason::Error);
             record.ended_at = Some(now);
+            match record.answered_at {
+                Some(answered) => {
+                    let ran = (last_alive.unwrap_or(answered).min(now) - answered).max(0);
+                    let mut seconds = (ran as f64 / 1000.0).round() as i64;
+                    if held > 0 {
+                        seconds = seconds.min(paid_seconds(held, record.rate_per_minute, None));
+                    }
+                    record.status = CallStatus::Completed;
+                    record.disposition = Some(Disposition::Answered);
+                    record.duration_seconds = seconds;
+                    record.cost = price_call(seconds, 0, record.rate_per_minute, None, 0);
+                }
+                None => {
+                    record.status = CallStatus::Failed;
+                    record.disposition = Some(Disposition::Failed);
+                }
+            }
             finish_in(&mut tx, &record, now).await?;
             ids.push(record.id);
         }

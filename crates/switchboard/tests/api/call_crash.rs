@@ -1,7 +1,8 @@
 //! A call's events survive a crash: the server is killed with SIGKILL after
 //! the caller's words are recorded and before the call ends. Started again,
-//! the node closes the call it held, and every recorded event of the call
-//! (the transcript among them) reaches the receiver, the call's end last.
+//! the node closes the call it held, billed for the time it ran until the
+//! node's last heartbeat, and every recorded event of the call (the
+//! transcript among them) reaches the receiver, the call's end last.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ async fn every_recorded_event_of_a_call_is_delivered_after_a_crash_mid_call() {
     let db = test_database_url(&dir).await;
     std::fs::write(
         dir.path().join("switchboard.toml"),
-        "[runtime]\nclock_speed = 10.0\n[webhooks]\nretry_delays_seconds = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]\n\
+        "[runtime]\nclock_speed = 10.0\nheartbeat_seconds = 0.2\n[webhooks]\nretry_delays_seconds = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]\n\
          poll_interval_ms = 20\nattempt_timeout_seconds = 1.0\nlease_seconds = 2.0\n",
     )
     .expect("config");
@@ -73,6 +74,9 @@ async fn every_recorded_event_of_a_call_is_delivered_after_a_crash_mid_call() {
         assert!(Instant::now() < deadline, "the caller's words were never recorded: {events:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    // Two seconds of real time more, for the node to say it is alive (the
+    // crashed call is billed the real time it ran until then).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     server.kill();
     assert!(!acknowledged.iter().any(|(_, event, _)| event == "call.ended"), "the call was still live");
 
@@ -81,7 +85,15 @@ async fn every_recorded_event_of_a_call_is_delivered_after_a_crash_mid_call() {
     wait_up(&client, &base).await;
     let ended = client.get(format!("{base}/v1/calls/{call}")).bearer_auth(&key).send().await.expect("call");
     let ended: Value = ended.json().await.expect("json");
-    assert_eq!((ended["status"].as_str(), ended["ended_reason"].as_str()), (Some("failed"), Some("error")), "{ended}");
+    let outcome = (ended["status"].as_str(), ended["disposition"].as_str(), ended["ended_reason"].as_str());
+    assert_eq!(outcome, (Some("completed"), Some("answered"), Some("error")), "{ended}");
+    // Billed for the time it ran while the node said it was alive.
+    assert!(ended["duration_seconds"].as_i64().is_some_and(|d| d >= 1), "{ended}");
+    let cost = ended["total_cost"].as_f64().unwrap_or(0.0);
+    assert!(cost > 0.0, "{ended}");
+    let credits = client.get(format!("{base}/v1/credits")).bearer_auth(&key).send().await.expect("credits");
+    let balance = credits.json::<Value>().await.expect("json")["balance"].as_f64().unwrap_or(0.0);
+    assert!((100.0 - cost - balance).abs() < 1e-9, "the cost was debited: {cost}, left {balance}");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let (missing, events) = loop {

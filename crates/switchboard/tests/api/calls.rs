@@ -478,7 +478,7 @@ async fn a_restarting_node_closes_only_the_calls_it_held() {
     };
     s.store().insert_call(&live("call_mine", "node-a")).await.expect("insert");
     s.store().insert_call(&live("call_theirs", "node-b")).await.expect("insert");
-    let closed = s.store().close_abandoned_calls(&s.config.node_id()).await.expect("close");
+    let closed = s.store().close_abandoned_calls(&s.config.node_id(), None).await.expect("close");
     assert_eq!(closed, ["call_mine"]);
     let mine = s.get("/v1/calls/call_mine").await.body;
     assert_eq!((mine["status"].as_str(), mine["ended_reason"].as_str()), (Some("failed"), Some("error")));
@@ -495,4 +495,59 @@ async fn metrics_show_live_calls_turn_latency_and_the_lag_of_call_writes() {
     for name in ["switchboard_live_calls", "switchboard_turn_latency_seconds", "switchboard_call_write_lag_seconds"] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
+}
+
+#[tokio::test]
+async fn concurrent_calls_share_the_balance_and_never_overdraw_it() {
+    let s = server().await;
+    let agent = s.create_agent(json!({"name": "A", "silence_timeout_seconds": 600})).await;
+    // EUR 0.45 at 0.15 a minute: three minutes for all calls together.
+    admin::add_credits(s.store(), &s.boot.org_id, -99.55).await.expect("drain");
+    let script = json!([{"say": "Tell me everything"}, {"wait": 600}]);
+    let answers = futures_util::future::join_all((0..12).map(|_| {
+        s.post("/v1/calls", json!({"agent_id": agent, "to": "+31612345678", "simulation": {"script": script}}))
+    }))
+    .await;
+    let started: Vec<String> = answers
+        .iter()
+        .filter(|a| a.status == 201)
+        .map(|a| a.body["call_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        started.len(),
+        3,
+        "three first minutes fit in the balance: {:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    // The rest are refused for want of credit, or over the payg tier's ten
+    // concurrent calls.
+    for refused in answers.iter().filter(|a| a.status != 201) {
+        match refused.status {
+            402 => assert_error(refused, 402, "INSUFFICIENT_CREDITS"),
+            _ => assert_error(refused, 429, "CONCURRENT_CALL_LIMIT"),
+        }
+    }
+    assert!(answers.iter().any(|a| a.status == 402));
+    let mut billed = 0.0;
+    for id in &started {
+        let c = ended(&s, id).await;
+        assert_outcome(&c, "completed", "answered", json!("max-duration"));
+        billed += c["total_cost"].as_f64().unwrap_or(0.0);
+    }
+    let balance = s.get("/v1/credits").await.body["balance"].as_f64().unwrap_or(-1.0);
+    assert!(balance >= 0.0, "the balance never goes below zero: {balance}");
+    assert!((0.45 - billed - balance).abs() < 1e-9, "the ledger adds up: billed {billed}, left {balance}");
+    assert!(billed > 0.44, "the calls used what there was: {billed}");
+}
+
+#[tokio::test]
+async fn a_call_the_balance_cannot_pay_a_first_minute_for_is_refused_or_rejected() {
+    let s = server().await;
+    let agent = s.create_agent(json!({"name": "A"})).await;
+    admin::add_credits(s.store(), &s.boot.org_id, -99.95).await.expect("drain to EUR 0.05");
+    let refused = s.post("/v1/calls", json!({"agent_id": agent, "to": "+31612345678"})).await;
+    assert_error(&refused, 402, "INSUFFICIENT_CREDITS");
+    let inbound = ring_in(&s, &agent, json!([{"say": "Hello?"}])).await;
+    assert_eq!(inbound.body["status"], "rejected", "{}", inbound.body);
+    assert_eq!(s.get("/v1/credits").await.body["balance"], 0.05, "nothing was spent");
 }

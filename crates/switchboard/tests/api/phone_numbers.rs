@@ -477,6 +477,13 @@ async fn outbound_calls_use_an_owned_number_as_caller_id() {
     let their_agent = s.call(Method::POST, "/v1/agents", Some(&key), Some(json!({"name": "T"}))).await;
     let body = json!({"agent_id": their_agent.body["id"], "to": "+31612340001", "phone_number_id": id});
     assert_error(&s.call(Method::POST, "/v1/calls", Some(&key), Some(body)).await, 404, "NOT_FOUND");
+    // Nor as a bare caller id: another project's number is not theirs to call from.
+    let body = json!({"agent_id": their_agent.body["id"], "to": "+31612340001", "from_number": number});
+    let borrowed = s.call(Method::POST, "/v1/calls", Some(&key), Some(body)).await;
+    assert_error(&borrowed, 400, "VALIDATION_ERROR");
+    assert!(borrowed.body["details"]["from_number"].as_str().is_some_and(|m| m.contains("this project")));
+    let own = s.post("/v1/calls", json!({"agent_id": agent, "to": "+31612340001", "from_number": number})).await;
+    assert_eq!(own.status, 201, "the project's own number is a caller id: {}", own.body);
     assert_eq!(s.delete(&format!("/v1/phone-numbers/{id}")).await.status, 204);
     let released = s.post("/v1/calls", json!({"agent_id": agent, "to": "+31612340001", "phone_number_id": id})).await;
     assert_error(&released, 404, "NOT_FOUND");

@@ -8,6 +8,7 @@
 //! results come back as inputs, so a barge-in, a hang-up or an `end` command
 //! acts at once even while a reply is still streaming.
 
+mod credit;
 mod ivr;
 pub mod speech;
 mod turn;
@@ -82,17 +83,24 @@ pub enum Job {
     KnowledgeSearch(Value),
     /// Find the knowledge-base answer to what the caller said (embedded brain).
     KnowledgeAnswer(String),
+    /// Reserve this much more of the org's credit for the call.
+    Reserve(Micros),
 }
 
 /// What a job reports; a model job reports tokens, then its end.
 #[derive(Debug)]
 pub enum JobOutput {
-    Configured { answer: Box<Result<CallConfig, ServerUrlError>>, recognised: Option<Box<MemoryContext>> },
+    Configured {
+        answer: Box<Result<CallConfig, ServerUrlError>>,
+        recognised: Option<Box<MemoryContext>>,
+    },
     Token(String),
     ModelDone(Result<ChatOutcome, String>),
     ServerTool(Result<ToolCallResponse, ServerUrlError>),
     ToolResult(String),
     Answer(Option<String>),
+    /// What a reservation of credit granted (maybe less than asked, maybe nothing).
+    Reserved(Micros),
 }
 
 /// What the session asks of its driver.
@@ -116,8 +124,9 @@ pub struct SessionSpec {
     pub record: CallRecord,
     pub agent: AgentSettings,
     pub clock: CallClock,
-    /// The org's balance: the call ends before it costs more.
-    pub balance: Micros,
+    /// The org's credit the call holds when it starts (its first minute);
+    /// `None` when the org's credit does not limit calls.
+    pub credit: Option<Micros>,
     /// The caller as caller memory knows them, when memory is on.
     pub memory: Option<CallerMemory>,
     /// Whether the agent's server_url is asked for the configuration.
@@ -236,7 +245,7 @@ pub struct Session {
     record: CallRecord,
     agent: AgentSettings,
     clock: CallClock,
-    balance: Micros,
+    credit: Option<credit::Credit>,
     memory: Option<CallerMemory>,
     server_url: bool,
     knowledge: bool,
@@ -259,7 +268,7 @@ pub struct Session {
     /// Caller input that arrived before the greeting, handled after it.
     deferred: Vec<Deferred>,
     silence_deadline: Option<Duration>,
-    /// When the duration limit falls, and the limit in call time.
+    /// When the agent's duration limit falls, and the limit in call time.
     limit: Option<(Duration, Duration)>,
     /// Set when the limit ended the call: it lasted exactly the limit, however
     /// late the timer ran.
@@ -268,9 +277,11 @@ pub struct Session {
     gather: Option<ActiveGather>,
     gather_results: Vec<GatherResult>,
     transfer: Option<PendingTransfer>,
-    /// Where the call was transferred to, and after how much call time.
-    transferred: Option<(String, Duration)>,
-    transfer_seconds: i64,
+    /// Where the call was transferred to, after how much call time, and when
+    /// (real time since the session started) the transferred leg began.
+    transferred: Option<(String, Duration, Duration)>,
+    /// How long the transferred leg lasted, as the carrier reported it.
+    transfer_seconds: Option<i64>,
     voicemail: bool,
     ending: Option<Ending>,
     /// Whether the server_url's `call.started` answer set the first message.
@@ -298,7 +309,7 @@ impl Session {
         Session {
             record,
             clock: spec.clock,
-            balance: spec.balance,
+            credit: spec.credit.map(credit::Credit::new),
             memory: spec.memory,
             server_url: spec.server_url,
             knowledge: spec.knowledge,
@@ -325,7 +336,7 @@ impl Session {
             gather_results: Vec::new(),
             transfer: None,
             transferred: None,
-            transfer_seconds: 0,
+            transfer_seconds: None,
             voicemail: false,
             ending: None,
             server_greeting: false,
@@ -365,6 +376,8 @@ impl Session {
         [
             self.silence_deadline,
             self.limit.map(|(at, _)| at),
+            self.credit_deadline(),
+            self.extension_due(),
             self.gather.as_ref().map(|g| g.deadline),
             self.ivr.as_ref().and_then(|m| m.deadline),
         ]
@@ -565,7 +578,7 @@ impl Session {
             }
             TransportEvent::TransferConnected => self.transfer_connected(),
             TransportEvent::TransferCompleted { duration_seconds } => {
-                self.transfer_seconds = duration_seconds;
+                self.transfer_seconds = Some(duration_seconds);
                 self.end(Ending::transferred());
             }
             TransportEvent::TransferFailed { reason } => {
@@ -626,20 +639,11 @@ impl Session {
         }
     }
 
-    /// Arms the duration limit: the agent's max_duration, or less where the
-    /// org's credit runs out.
+    /// Arms the agent's duration limit (the org's credit is watched apart).
     fn arm_limit(&mut self) {
         let Some(answered) = self.answered.filter(|_| self.limits) else { return };
-        let max = self.agent.max_duration.max(1) as u64;
-        let seconds = self.affordable_seconds().map_or(max, |affordable| affordable.clamp(1, max));
-        let limit = Duration::from_secs(seconds);
+        let limit = Duration::from_secs(self.agent.max_duration.max(1) as u64);
         self.limit = Some((answered + self.clock.wall(limit), limit));
-    }
-
-    /// Seconds of call this org can still pay for, if it is limited at all.
-    fn affordable_seconds(&self) -> Option<u64> {
-        let rate = self.record.rate_per_minute;
-        (rate > 0).then(|| (self.balance.max(0) as u128 * 60 / rate as u128) as u64)
     }
 
     fn on_configured(&mut self, answer: Result<CallConfig, ServerUrlError>, recognised: Option<MemoryContext>) {
@@ -846,6 +850,13 @@ impl Session {
     fn on_timer(&mut self) {
         let now = self.now.elapsed;
         let due = |at: Option<Duration>| at.is_some_and(|at| at <= now);
+        if due(self.credit_deadline()) {
+            self.out_of_credit();
+            return;
+        }
+        if due(self.extension_due()) {
+            self.extend_credit();
+        }
         if due(self.limit.map(|(at, _)| at)) {
             self.cut_at_limit = self.limit.map(|(_, limit)| limit);
             self.end_by_agent(EndedReason::MaxDuration);
@@ -924,6 +935,7 @@ impl Session {
             JobOutput::ServerTool(answer) => self.on_server_tool(id, answer),
             JobOutput::ToolResult(result) => self.on_tool_result(id, result),
             JobOutput::Answer(found) => self.on_answer(id, found),
+            JobOutput::Reserved(granted) => self.on_reserved(id, granted),
         }
     }
 
@@ -944,7 +956,7 @@ impl Session {
             }
             self.silence_deadline = None;
             self.limit = None;
-            self.transferred = Some((pending.destination, self.since_answer()));
+            self.transferred = Some((pending.destination, self.since_answer(), self.now.elapsed));
         }
     }
 
@@ -986,7 +998,7 @@ impl Session {
         // A transferred call's own duration stops at the transfer (the
         // transferred leg is billed on its own); any other call's at its end.
         let duration = match &self.transferred {
-            Some((_, at)) => *at,
+            Some((_, at, _)) => *at,
             None => self.cut_at_limit.unwrap_or_else(|| self.since_answer()),
         };
         let ending = self.ending.unwrap_or(Ending::answered(EndedReason::Error));
@@ -1009,7 +1021,14 @@ impl Session {
         let collected = self.collected();
         let mut record = self.record;
         let duration_seconds = duration.as_secs_f64().round() as i64;
-        let transfer_seconds = if self.transferred.is_some() { self.transfer_seconds } else { 0 };
+        // A leg the carrier did not report (the caller hung up during it, or
+        // the credit ran out) lasted until now.
+        let transfer_seconds = match &self.transferred {
+            Some((_, _, leg)) => self
+                .transfer_seconds
+                .unwrap_or_else(|| self.clock.call_time(now.elapsed.saturating_sub(*leg)).as_secs_f64().round() as i64),
+            None => 0,
+        };
         record.status = ending.status;
         record.disposition = Some(ending.disposition);
         record.ended_reason = ending.reason;
@@ -1017,7 +1036,7 @@ impl Session {
         record.duration_seconds = duration_seconds;
         record.cost = price_call(duration_seconds, transfer_seconds, record.rate_per_minute, None, 0);
         record.transfer_duration_seconds = transfer_seconds;
-        record.transferred_to = self.transferred.map(|(to, _)| to);
+        record.transferred_to = self.transferred.map(|(to, _, _)| to);
         record.transcript = self.speech.transcript();
         record.language = Some(self.agent.language.clone());
         if let Value::Object(map) = &mut record.metadata {

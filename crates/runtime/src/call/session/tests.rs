@@ -40,12 +40,13 @@ struct Call {
 struct Options {
     model: bool,
     server_url: bool,
-    balance: Micros,
+    /// The credit the call holds when it starts; `None`: not limited.
+    credit: Option<Micros>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { model: true, server_url: false, balance: 100_000_000 }
+        Options { model: true, server_url: false, credit: None }
     }
 }
 
@@ -62,7 +63,7 @@ impl Call {
             record: record(),
             agent,
             clock: CallClock::new(1.0),
-            balance: options.balance,
+            credit: options.credit,
             memory: None,
             server_url: options.server_url,
             model: options.model.then_some(None),
@@ -346,19 +347,67 @@ fn a_gather_nobody_answers_times_out_and_is_recorded() {
     assert_eq!(finished.record.metadata["gather_results"][0]["status"], "timeout");
 }
 
+fn reserve_job(effects: &[Effect]) -> Option<(JobId, Micros)> {
+    effects.iter().find_map(|e| match e {
+        Effect::Run(id, Job::Reserve(amount)) => Some((*id, *amount)),
+        _ => None,
+    })
+}
+
 #[test]
-fn a_call_is_cut_at_what_its_balance_pays_for_however_late_the_timer_runs() {
-    // EUR 0.075 at 0.15 a minute: 30 seconds.
-    let mut call = Call::new(Options { model: false, balance: 75_000, ..Options::default() });
+fn a_call_asks_for_credit_ahead_and_is_cut_where_the_org_has_no_more() {
+    // The first minute is held from the start (EUR 0.15 at 0.15 a minute).
+    let mut call = Call::new(Options { model: false, credit: Some(150_000), ..Options::default() });
+    call.session.agent.silence_timeout_seconds = 600;
     call.answered();
-    let limit = call.session.next_deadline().expect("a limit");
-    assert!(limit <= Duration::from_secs(30));
-    call.feed(31_000, Input::Timer);
+    let ask_at = call.session.next_deadline().expect("an ask for more credit");
+    assert_eq!(ask_at, Duration::from_secs(40), "20 s of call time before the minute runs out");
+    let effects = call.feed(40_000 - call.at.as_millis() as u64, Input::Timer);
+    let (job, amount) = reserve_job(&effects).expect("one more minute asked for");
+    assert_eq!(amount, 150_000);
+    // The org had only half a minute to spare: the call runs to 90 s.
+    call.job(10, job, JobOutput::Reserved(75_000));
+    assert_eq!(call.session.next_deadline(), Some(Duration::from_secs(90)), "no more asks");
+    // However late the timer runs, the call lasted what was paid for.
+    call.feed(50_500, Input::Timer);
     assert!(call.session.is_over());
     let (_, finished) = call.finish();
     assert_eq!(finished.record.ended_reason, Some(EndedReason::MaxDuration));
-    assert_eq!(finished.record.duration_seconds, 30);
-    assert_eq!(finished.record.cost.total_cost, 75_000);
+    assert_eq!(finished.record.duration_seconds, 90);
+    assert_eq!(finished.record.cost.total_cost, 225_000, "exactly what was reserved");
+}
+
+#[test]
+fn a_transferred_leg_is_cut_when_the_credit_runs_out_and_billed_to_that_point() {
+    let mut call = Call::new(Options { model: false, credit: Some(150_000), ..Options::default() });
+    call.answered();
+    call.feed(10_000, Input::Command(1, CallCommand::Transfer { destination: "+31850099999".into() }));
+    let effects = call.event(0, TransportEvent::TransferConnected);
+    assert!(effects.contains(&Effect::Reply(1, Ok(()))));
+    let at = call.at;
+    // 10.5 s of call and one minute of credit: the leg may last 49 s.
+    let effects = call.feed(30_000, Input::Timer);
+    let (job, _) = reserve_job(&effects).expect("asked for more during the leg");
+    call.job(0, job, JobOutput::Reserved(0));
+    assert_eq!(call.session.next_deadline(), Some(at + Duration::from_secs(49)));
+    let effects = call.feed(19_000, Input::Timer);
+    assert!(acted(&effects, &TransportAction::HangUp), "the leg is hung up");
+    let (_, finished) = call.finish();
+    assert_eq!(finished.record.transfer_duration_seconds, 49);
+    assert!(finished.record.cost.total_cost <= 150_000, "{:?}", finished.record.cost);
+    assert_eq!(finished.record.disposition, Some(switchboard_domain::call::Disposition::Transferred));
+}
+
+#[test]
+fn a_leg_the_caller_ends_is_billed_for_the_time_it_lasted() {
+    let mut call = Call::new(Options { model: false, ..Options::default() });
+    call.answered();
+    call.feed(10_000, Input::Command(1, CallCommand::Transfer { destination: "+31850099999".into() }));
+    call.event(0, TransportEvent::TransferConnected);
+    call.event(42_000, TransportEvent::HungUp);
+    let (_, finished) = call.finish();
+    assert_eq!(finished.record.transfer_duration_seconds, 42);
+    assert_eq!(finished.record.duration_seconds, 11);
 }
 
 #[test]
@@ -408,4 +457,27 @@ fn a_goodbye_the_caller_talks_over_still_ends_the_call() {
     let (_, finished) = call.finish();
     assert_eq!(finished.record.ended_reason, Some(EndedReason::AgentHangup));
     assert_eq!(finished.record.transcript.last().map(|l| l.content.as_str()), Some("Goodbye"));
+}
+
+#[test]
+fn what_the_caller_says_before_the_greeting_is_recorded_and_answered_after_it() {
+    let mut call = Call::new(Options { server_url: true, ..Options::default() });
+    let effects = call.event(0, TransportEvent::Answered);
+    let config = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Run(id, Job::CallStarted) => Some(*id),
+            _ => None,
+        })
+        .expect("call.started asked");
+    let effects = call.event(700, TransportEvent::Transcript { text: "Hello?".into(), is_final: true });
+    let lines = emitted(&effects, EventType::TranscriptUpdated);
+    assert_eq!(lines, vec![json!({"role": "user", "content": "Hello?", "timestamp": 0.7})], "recorded at once");
+    assert!(model_job(&effects).is_none(), "no turn before the greeting");
+    let effects =
+        call.job(100, config, JobOutput::Configured { answer: Box::new(Ok(CallConfig::default())), recognised: None });
+    let spoken: Vec<String> = said(&effects).into_iter().map(|(_, text)| text).collect();
+    assert_eq!(spoken, ["Acme insurance, how can I help?"]);
+    let (_, request) = model_job(&effects).expect("the caller's words are answered after the greeting");
+    assert_eq!(request.messages.last(), Some(&ChatMessage::User("Hello?".into())));
 }

@@ -94,6 +94,9 @@ struct FarEnd {
     next_step: Option<Instant>,
     /// Until when the caller, having spoken, waits for the agent's answer.
     awaiting_reply: Option<Instant>,
+    /// When the transferred leg ends: the caller talks to the person they
+    /// were put through to, and the script waits.
+    transfer_leg_ends: Option<Instant>,
 }
 
 /// Whether the far end goes on after handling something.
@@ -115,6 +118,7 @@ impl FarEnd {
             next_digit: None,
             next_step: None,
             awaiting_reply: None,
+            transfer_leg_ends: None,
         }
     }
 
@@ -157,6 +161,9 @@ impl FarEnd {
             },
         };
         self.steps = script.into();
+        // Like a person on the phone, the far end lets the agent speak first:
+        // it waits (with its usual patience) for the greeting to start.
+        self.awaiting_reply = Some(reply_deadline(self.clock, Instant::now()));
         self.converse(actions).await;
     }
 
@@ -169,6 +176,7 @@ impl FarEnd {
             && self.caller_speech.is_none()
             && self.digits.is_empty()
             && self.awaiting_reply.is_none()
+            && self.transfer_leg_ends.is_none()
     }
 
     /// Plays the script against the agent until someone hangs up.
@@ -196,6 +204,11 @@ impl FarEnd {
                     Flow::Continue
                 }
                 () = sleep_until(self.next_digit.unwrap_or(far)), if self.next_digit.is_some() => self.press_next_digit().await,
+                () = sleep_until(self.transfer_leg_ends.unwrap_or(far)), if self.transfer_leg_ends.is_some() => {
+                    let seconds = timing::TRANSFER_LEG.as_secs() as i64;
+                    self.emit(TransportEvent::TransferCompleted { duration_seconds: seconds }).await;
+                    Flow::Stop
+                }
                 () = sleep_until(self.next_step.unwrap_or(far)), if self.next_step.is_some() => self.take_step().await,
             };
             if let Flow::Stop = flow {
@@ -244,13 +257,9 @@ impl FarEnd {
             TransportAction::Transfer(destination) => match transfer_failure(&destination) {
                 Some(reason) => self.emit(TransportEvent::TransferFailed { reason: reason.into() }).await,
                 None => {
-                    if let Flow::Stop = self.emit(TransportEvent::TransferConnected).await {
-                        return Flow::Stop;
-                    }
-                    self.clock.sleep(timing::TRANSFER_LEG).await;
-                    let seconds = timing::TRANSFER_LEG.as_secs() as i64;
-                    self.emit(TransportEvent::TransferCompleted { duration_seconds: seconds }).await;
-                    Flow::Stop
+                    self.transfer_leg_ends = Some(self.clock.deadline(timing::TRANSFER_LEG));
+                    self.next_step = None;
+                    self.emit(TransportEvent::TransferConnected).await
                 }
             },
             TransportAction::HangUp => Flow::Stop,
