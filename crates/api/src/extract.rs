@@ -1,14 +1,23 @@
 //! Request extractors that answer bad input in our error format: JSON bodies,
 //! query strings and path segments. Framework rejections never reach a client.
+//! They are also where text holding a NUL character is refused, for every
+//! route at once: PostgreSQL cannot store one (SQLite can), so without this a
+//! NUL would be a 500 on one backend and stored data on the other.
+
+use std::fmt::Write as _;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
+
+/// The message for text that holds a NUL character.
+pub const NUL_MESSAGE: &str = "Must not contain the NUL character (\\u0000).";
 
 /// A JSON body: `Content-Type: application/json`, well-formed, with the right
 /// field types. Failures are 400 `VALIDATION_ERROR` naming the offending field;
@@ -67,9 +76,9 @@ fn body_error(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
     }
 }
 
-/// Parses a JSON object body, naming the field path of a type error. Every
-/// request body of the API is an object; serde would otherwise read an array
-/// positionally into a struct.
+/// Parses a JSON object body, naming the field path of a type error or of a
+/// string holding a NUL character. Every request body of the API is an
+/// object; serde would otherwise read an array positionally into a struct.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let malformed = |e: &serde_json::Error| {
         ApiError::invalid_field("body", format!("Malformed JSON: {}", strip_position(&e.to_string())))
@@ -79,6 +88,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Ok(_) => ApiError::invalid_field("body", "Must be a JSON object."),
             Err(e) => malformed(&e),
         });
+    }
+    if let Some(field) = nul_field(bytes) {
+        return Err(ApiError::invalid_field(&field, NUL_MESSAGE));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
@@ -93,7 +105,51 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// A query string, parsed strictly; type errors name the parameter.
+/// Where a JSON body holds a NUL character, in a string or an object key, as
+/// a field path like serde's (`tools[0].name`; a key names its object).
+/// JSON can only spell a NUL as the escape `\u0000`, so a body without that
+/// escape is not parsed twice.
+fn nul_field(bytes: &[u8]) -> Option<String> {
+    if !bytes.windows(6).any(|w| w == br"\u0000") {
+        return None;
+    }
+    // A body that does not parse is answered by the typed parse after this.
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    let mut path = String::new();
+    holds_nul(&value, &mut path).then(|| field_name(&path))
+}
+
+/// Whether `value` holds a NUL; `path` is then the path to it.
+fn holds_nul(value: &Value, path: &mut String) -> bool {
+    let len = path.len();
+    let found = match value {
+        Value::String(text) => return text.contains('\0'),
+        Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+            path.truncate(len);
+            let _ = write!(path, "[{i}]");
+            holds_nul(item, path)
+        }),
+        Value::Object(fields) => fields.iter().any(|(key, item)| {
+            path.truncate(len);
+            if key.contains('\0') {
+                return true;
+            }
+            if len > 0 {
+                path.push('.');
+            }
+            path.push_str(key);
+            holds_nul(item, path)
+        }),
+        _ => false,
+    };
+    if !found {
+        path.truncate(len);
+    }
+    found
+}
+
+/// A query string, parsed strictly; type errors and NUL characters name the
+/// parameter.
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
@@ -101,6 +157,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((name, _)) = form_urlencoded_parse(query).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            let field = if name.contains('\0') { "query".to_owned() } else { name.into_owned() };
+            return Err(ApiError::invalid_field(&field, NUL_MESSAGE));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de).map(Query).map_err(|err| {
             let field = field_name(&err.path().to_string());
@@ -114,13 +174,19 @@ fn form_urlencoded_parse(query: &str) -> url::form_urlencoded::Parse<'_> {
     url::form_urlencoded::parse(query.as_bytes())
 }
 
-/// Path segments; a segment that does not parse is a 400 naming the segment.
+/// Path segments; a segment that does not parse is a 400 naming the segment,
+/// and one holding a NUL character (`%00`) is 404: no id contains one.
 pub struct Path<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(params) = RawPathParams::from_request_parts(parts, state).await
+            && params.iter().any(|(_, value)| value.contains('\0'))
+        {
+            return Err(ApiError::not_found("Resource not found."));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Path(v))
@@ -165,6 +231,21 @@ mod tests {
             let err = parse_json::<Body>(body).unwrap_err();
             assert_eq!(err.details.unwrap_or_default()["body"], "Must be a JSON object.");
         }
+    }
+
+    #[test]
+    fn nul_characters_name_their_field() {
+        let nul = |body: &str| parse_json::<Value>(body.as_bytes()).unwrap_err().details.unwrap_or_default();
+        assert_eq!(nul(r#"{"name":"a\u0000"}"#)["name"], NUL_MESSAGE);
+        assert!(nul(r#"{"a":{"b":[1,"x","\u0000"]}}"#).contains_key("a.b[2]"));
+        assert!(nul(r#"{"a":{"k\u0000":1}}"#).contains_key("a"));
+        assert!(nul(r#"{"\u0000":1}"#).contains_key("body"));
+        assert!(nul(r#"{"a":[{"b":"ok"},{"c":"\u0000"}]}"#).contains_key("a[1].c"));
+        // An escaped backslash before `u0000` is text, and a body that does
+        // not parse is still a syntax error.
+        assert!(parse_json::<Value>(br#"{"name":"a\\u0000"}"#).is_ok());
+        let err = parse_json::<Value>(br#"{"name":"\u0000""#).unwrap_err();
+        assert!(err.details.unwrap_or_default()["body"].starts_with("Malformed JSON"));
     }
 
     #[test]

@@ -92,9 +92,18 @@ impl From<switchboard_store::Error> for MemoryError {
     }
 }
 
-/// A field name of our extractors (`body`, `identity_hints.ani`) as an issue path.
+/// A field name of our extractors (`body`, `identity_hints.ani`,
+/// `intent_updates[0].intent`) as an issue path (`["intent_updates", "0", "intent"]`).
 fn issue_path(field: &str) -> Vec<String> {
-    if field == "body" { Vec::new() } else { field.split('.').map(str::to_owned).collect() }
+    if field == "body" {
+        return Vec::new();
+    }
+    field
+        .split('.')
+        .flat_map(|part| part.split('['))
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| piece.trim_end_matches(']').to_owned())
+        .collect()
 }
 
 impl IntoResponse for MemoryError {
@@ -275,5 +284,6 @@ mod tests {
     fn extractor_fields_become_issue_paths() {
         assert!(issue_path("body").is_empty());
         assert_eq!(issue_path("identity_hints.ani"), vec!["identity_hints", "ani"]);
+        assert_eq!(issue_path("intent_updates[0].intent"), vec!["intent_updates", "0", "intent"]);
     }
 }

@@ -186,3 +186,80 @@ async fn openapi_docs_and_metrics_are_served() {
     assert!(text.contains("switchboard_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/v1/agents\""), "{text}");
 }
+
+/// PostgreSQL cannot store a NUL character in text; SQLite can. Either way a
+/// NUL anywhere in a request's text is refused the same way, before any
+/// query: a 400 naming the field in a body or a query string, a 404 in a path.
+#[tokio::test]
+async fn nul_characters_are_refused_before_they_reach_the_database() {
+    let s = TestServer::start().await;
+    let nul = "a\u{0}b";
+    let agent = s.create_agent(json!({"name": "Kept"})).await;
+    for (method, path, body, field) in [
+        (Method::POST, "/v1/agents".to_owned(), json!({"name": nul}), "name"),
+        (Method::POST, "/v1/agents".to_owned(), json!({"name": "a", "system_prompt": nul}), "system_prompt"),
+        (
+            Method::POST,
+            "/v1/agents".to_owned(),
+            json!({"name": "a", "voicemail": {"message": nul}}),
+            "voicemail.message",
+        ),
+        (
+            Method::POST,
+            "/v1/agents".to_owned(),
+            json!({"name": "a", "knowledge_base_ids": ["kb_1", nul]}),
+            "knowledge_base_ids[1]",
+        ),
+        (Method::PATCH, format!("/v1/agents/{agent}"), json!({"first_message": nul}), "first_message"),
+        (Method::POST, "/v1/contacts".to_owned(), json!({"name": nul, "phone": "+31612345678"}), "name"),
+    ] {
+        let resp = s.call(method, &path, Some(s.key()), Some(body)).await;
+        assert_error(&resp, 400, "VALIDATION_ERROR");
+        let message = resp.body["details"][field].as_str().unwrap_or_default();
+        assert!(message.contains("NUL"), "{path} {field}: {}", resp.body);
+    }
+    let hook = json!({"url": "https://example.com/h", "events": ["call.ended"], "description": nul});
+    let resp = s.call(Method::POST, "/v1/webhooks", Some(s.org_key()), Some(hook)).await;
+    assert_error(&resp, 400, "VALIDATION_ERROR");
+    assert!(resp.body["details"]["description"].is_string(), "{}", resp.body);
+
+    // Caller memory answers in Sticky Calls' format: an issue list, with the same paths.
+    for (body, path) in [
+        (json!({"call_id": nul}), json!(["call_id"])),
+        (
+            json!({"call_id": "c1", "identity_hints": {"external_ids": {"crm": nul}}}),
+            json!(["identity_hints", "external_ids", "crm"]),
+        ),
+        (
+            json!({"call_id": "c1", "identity_hints": {"external_ids": {"c\u{0}rm": "1"}}}),
+            json!(["identity_hints", "external_ids"]),
+        ),
+    ] {
+        let resp = s.post("/v1/calls/start", body).await;
+        assert_eq!((resp.status, resp.code()), (400, "VALIDATION_ERROR"), "{}", resp.body);
+        assert_eq!(resp.body["details"]["issues"][0]["path"], path, "{}", resp.body);
+    }
+
+    // An escaped backslash before `u0000` is text, not a NUL.
+    let text = s.post("/v1/agents", json!({"name": "a\\u0000b"})).await;
+    assert_eq!(text.status, 201, "{}", text.body);
+    assert_eq!(text.body["name"], "a\\u0000b");
+
+    for (path, field) in [("/v1/agents?after=agent_%00", "after"), ("/v1/calls?agent_id=a%00b", "agent_id")] {
+        let resp = s.get(path).await;
+        assert_error(&resp, 400, "VALIDATION_ERROR");
+        assert!(resp.body["details"][field].is_string(), "{path}: {}", resp.body);
+    }
+    for (method, path) in [
+        (Method::GET, "/v1/agents/agent_%00"),
+        (Method::DELETE, "/v1/agents/%00"),
+        (Method::GET, "/v1/calls/call_%00x"),
+        (Method::GET, "/v1/customers/a%00"),
+        (Method::GET, "/v1/knowledge-bases/kb_%00/entries"),
+    ] {
+        assert_error(&s.call(method, path, Some(s.key()), None).await, 404, "NOT_FOUND");
+    }
+    let listed = s.get("/v1/agents").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["agents"].as_array().map(Vec::len), Some(2), "only Kept and the escaped name");
+}
