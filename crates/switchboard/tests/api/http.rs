@@ -263,3 +263,24 @@ async fn nul_characters_are_refused_before_they_reach_the_database() {
     assert_eq!(listed.status, 200);
     assert_eq!(listed.body["agents"].as_array().map(Vec::len), Some(2), "only Kept and the escaped name");
 }
+
+/// Anyone, without a key, can send any method to any path: the request
+/// metrics label only the methods HTTP defines and the routes we serve, so
+/// invented ones cannot add series.
+#[tokio::test]
+async fn metrics_labels_stay_bounded_whatever_the_request() {
+    let s = TestServer::start().await;
+    for i in 0..20 {
+        let method = Method::from_bytes(format!("INVENTED{i}").as_bytes()).expect("an extension method");
+        send(s.request(method.clone(), "/v1/agents").bearer_auth(s.key())).await;
+        send(s.request(method, &format!("/v1/invented-path-{i}"))).await;
+        send(s.request(Method::GET, &format!("/v1/invented-path-{i}"))).await;
+    }
+    let text = s.request(Method::GET, "/metrics").send().await.expect("metrics").text().await.unwrap_or_default();
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("switchboard_http_requests_total")).collect();
+    assert!(!series.is_empty(), "{text}");
+    for line in &series {
+        assert!(!line.contains("INVENTED") && !line.contains("invented-path"), "{line}");
+    }
+    assert!(series.iter().any(|l| l.contains("method=\"other\"") && l.contains("route=\"/v1/agents\"")), "{text}");
+}
