@@ -31,7 +31,8 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_ttl: Duration,
-    /// Failed authentications from one IP before it is locked out, and for how long.
+    /// Failed authentications from one IP (or with one key start) before
+    /// further invalid keys are refused, and the window they are counted in.
     pub auth_failure_limit: u32,
     pub auth_failure_window: Duration,
     /// Longest a cached key, org or agent is used; zero caches nothing.

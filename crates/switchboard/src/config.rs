@@ -387,7 +387,9 @@ pub struct Http {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Auth {
-    /// Failed authentications from one IP within the window before lock-out.
+    /// Failed authentications within the window, from one IP or with keys
+    /// that start alike, before further invalid keys are refused (valid keys
+    /// from a locked-out IP still pass).
     pub failure_limit: u32,
     pub failure_window_seconds: u64,
     /// How often `last_used_at` of keys is written.

@@ -102,20 +102,23 @@ pub async fn authenticate(
     let Some(kind) = keys::check_format(raw) else {
         return Err((invalid_key(), None));
     };
-    if let Some(wait) = state.auth_failures.locked_for(ip) {
-        let err = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "AUTH_RATE_LIMITED",
-            "Too many failed authentication attempts from this IP.",
-        )
-        .with_retry_after(wait);
-        return Err((err, None));
+    // Guesses at one key stop here, from whichever address they come.
+    let head = failures::key_head(raw, kind);
+    if let Some(wait) = state.auth_failures.head_locked_for(head) {
+        return Err((auth_rate_limited("Too many failed authentication attempts with this key.", wait), None));
     }
+    // The key is looked up before the address's lock-out is consulted, so a
+    // valid key gets through even from an address that sent many bad ones.
     let (key, org) = match state.cache.key(&state.store, &keys::hash(raw)).await {
         Ok((key, org)) if key.kind == kind => (key, org),
         Ok(_) | Err(switchboard_store::Error::NotFound) => {
-            state.auth_failures.record(ip);
-            return Err((invalid_key(), None));
+            let locked = state.auth_failures.locked_for(ip);
+            state.auth_failures.record(ip, head);
+            let err = match locked {
+                Some(wait) => auth_rate_limited("Too many failed authentication attempts from this IP.", wait),
+                None => invalid_key(),
+            };
+            return Err((err, None));
         }
         Err(other) => return Err((ApiError::from(other), None)),
     };
@@ -145,6 +148,11 @@ pub async fn authenticate(
     };
     let caller = Caller { key_id: key.id.clone(), kind, scope: key.scope, org, project_id };
     Ok((caller, rate))
+}
+
+/// 429 `AUTH_RATE_LIMITED`, with the seconds until the lock-out ends.
+fn auth_rate_limited(message: &str, wait: u64) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "AUTH_RATE_LIMITED", message).with_retry_after(wait)
 }
 
 fn project_not_found() -> ApiError {

@@ -53,9 +53,11 @@ async fn unknown_well_formed_keys_lock_the_ip_out_after_the_limit() {
     assert_error(&resp, 429, "AUTH_RATE_LIMITED");
     assert!(resp.body["retryAfter"].as_u64().is_some_and(|s| s > 0 && s <= 900), "{}", resp.body);
     assert!(resp.header("retry-after").is_some());
-    // The lock-out is per IP, whatever key is presented.
-    let resp = s.get("/v1/agents").await;
+    // The lock-out is per IP for every other invalid key; a valid key still works.
+    let other = switchboard_domain::keys::generate(switchboard_domain::keys::KeyKind::Project).raw;
+    let resp = s.call(Method::GET, "/v1/agents", Some(&other), None).await;
     assert_error(&resp, 429, "AUTH_RATE_LIMITED");
+    assert_eq!(s.get("/v1/agents").await.status, 200);
 }
 
 #[tokio::test]
@@ -168,4 +170,61 @@ async fn health_answers_liveness_without_a_key_and_scope_with_one() {
     assert_eq!(org.body["project_id"], serde_json::Value::Null);
 
     assert_error(&s.call(Method::GET, "/v1/health", Some("sb_live_nope"), None).await, 401, "INVALID_API_KEY");
+}
+
+/// A well-formed project key (valid checksum) that starts with `head`
+/// (`sb_live_` and some hex) and is otherwise `n` in hex.
+fn key_starting_with(head: &str, n: u64) -> String {
+    let body = format!("{head}{n:0width$x}", width = 48 - 8 - (head.len() - "sb_live_".len()));
+    format!("{body}{:08x}", crc32fast::hash(body.as_bytes()))
+}
+
+/// A client whose requests come from `ip` (any 127.x address is this machine).
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().local_address(std::net::IpAddr::from(ip)).build().expect("client")
+}
+
+#[tokio::test]
+async fn a_locked_out_address_still_accepts_valid_keys() {
+    // One client behind a shared address keeps sending a revoked key: the
+    // address is locked out for bad keys, not for its other, valid, clients.
+    let s = TestServer::start_with(|c| c.auth.failure_limit = 5).await;
+    let bad = switchboard_domain::keys::generate(switchboard_domain::keys::KeyKind::Project).raw;
+    for _ in 0..5 {
+        assert_error(&s.call(Method::GET, "/v1/agents", Some(&bad), None).await, 401, "INVALID_API_KEY");
+    }
+    let resp = s.call(Method::GET, "/v1/agents", Some(&bad), None).await;
+    assert_error(&resp, 429, "AUTH_RATE_LIMITED");
+    assert!(resp.header("retry-after").is_some());
+    // Any other bad key from the address is refused too…
+    let other = switchboard_domain::keys::generate(switchboard_domain::keys::KeyKind::Org).raw;
+    assert_error(&s.call(Method::GET, "/v1/agents", Some(&other), None).await, 429, "AUTH_RATE_LIMITED");
+    // …while valid keys from the same address work.
+    assert_eq!(s.get("/v1/agents").await.status, 200);
+    assert_eq!(s.call(Method::GET, "/v1/org/projects", Some(s.org_key()), None).await.status, 200);
+    let health = s.get("/v1/health").await;
+    assert_eq!(health.body["status"], "ok", "{}", health.body);
+    // The bad key stays refused, and a valid key did not lift the lock-out.
+    assert_error(&s.call(Method::GET, "/v1/agents", Some(&bad), None).await, 429, "AUTH_RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn guesses_at_one_key_are_limited_from_any_number_of_addresses() {
+    let s = TestServer::start_with(|c| c.auth.failure_limit = 5).await;
+    // Someone who knows how a key starts guesses the rest, one guess per address.
+    let head = "sb_live_0123abcd";
+    for i in 0..5u8 {
+        let client = client_from([127, 0, 0, 10 + i]);
+        let guess = key_starting_with(head, u64::from(i));
+        let resp = send(client.get(format!("{}/v1/agents", s.base)).bearer_auth(&guess)).await;
+        assert_error(&resp, 401, "INVALID_API_KEY");
+    }
+    let fresh = client_from([127, 0, 0, 20]);
+    let resp = send(fresh.get(format!("{}/v1/agents", s.base)).bearer_auth(key_starting_with(head, 99))).await;
+    assert_error(&resp, 429, "AUTH_RATE_LIMITED");
+    assert!(resp.body["retryAfter"].as_u64().is_some_and(|s| s > 0 && s <= 900), "{}", resp.body);
+    // Keys that start otherwise, and valid keys, are not affected at that address.
+    let resp = send(fresh.get(format!("{}/v1/agents", s.base)).bearer_auth(key_starting_with("sb_live_ffff", 1))).await;
+    assert_error(&resp, 401, "INVALID_API_KEY");
+    assert_eq!(send(fresh.get(format!("{}/v1/agents", s.base)).bearer_auth(s.key())).await.status, 200);
 }
