@@ -12,6 +12,7 @@ use super::error::excerpt;
 use super::stream::ChatStreamParser;
 use super::wire::{self, Completion};
 use super::{ChatMessage, ChatRequest, LlmEndpoint, LlmError, StreamEvent};
+use crate::outbound::OutboundError;
 
 /// The most of an error body read to describe a failure, and of a body's tail read after `[DONE]`.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
@@ -218,11 +219,16 @@ fn error_body_message(body: &[u8]) -> String {
 
 /// Maps a transport failure; the URL is left out of the message and the error's causes
 /// are kept, because reqwest's own top-level text ("error sending request") says little.
+/// A destination the outbound guard refused is named as customers may see it: never
+/// with the address its host resolved to.
 fn transport_error(error: reqwest::Error) -> LlmError {
     if error.is_timeout() {
         return LlmError::Timeout;
     }
     let error = error.without_url();
+    if let Some(blocked) = OutboundError::refusal_in(&error) {
+        return LlmError::Connect(blocked.to_string());
+    }
     let mut message = error.to_string();
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {

@@ -25,6 +25,7 @@ pub enum OutboundError {
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
     /// The destination is an address the policy refuses (private, loopback, metadata, ...).
+    /// The message never says what a host name resolved to; the server log does.
     #[error("blocked: {0}")]
     Blocked(String),
     /// The caller's total time limit passed before the response body was complete.
@@ -133,7 +134,7 @@ impl OutboundClient {
             Some(Host::Ipv6(ip)) => guard.check_literal(IpAddr::V6(ip), port),
             Some(Host::Domain(domain)) => guard.check_host_port(domain, port),
         };
-        verdict.map_err(|blocked| OutboundError::Blocked(blocked.0))?;
+        verdict.map_err(|blocked| OutboundError::Blocked(blocked.public().to_owned()))?;
         Ok(url)
     }
 
@@ -217,13 +218,21 @@ async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<By
     Ok(body.freeze())
 }
 
+impl OutboundError {
+    /// Our own refusal of a destination, when it is in `err`'s source chain (an error of a
+    /// request sent on [`OutboundClient::http`]), as the customer-safe [`OutboundError::Blocked`].
+    pub fn refusal_in(err: &(dyn StdError + 'static)) -> Option<Self> {
+        find_in_chain::<BlockedDestination>(err).map(|blocked| Self::Blocked(blocked.public().to_owned()))
+    }
+}
+
 impl From<reqwest::Error> for OutboundError {
     /// Turns a reqwest error into a customer-safe one: our own refusals are found in the source
     /// chain, the URL is dropped, and only error kinds and protocol messages remain.
     fn from(err: reqwest::Error) -> Self {
         let err = err.without_url();
-        if let Some(blocked) = find_in_chain::<BlockedDestination>(&err) {
-            return Self::Blocked(blocked.0.clone());
+        if let Some(blocked) = Self::refusal_in(&err) {
+            return blocked;
         }
         if let Some(unresolvable) = find_in_chain::<UnresolvableHost>(&err) {
             return Self::Connect(unresolvable.to_string());

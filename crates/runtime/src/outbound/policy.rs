@@ -92,13 +92,32 @@ fn normalize_host(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// Why a destination was refused; the text after "blocked: " in customer-facing errors.
+/// Why a destination was refused. Customers choose the URLs, so what they are
+/// told ([`BlockedDestination::public`], the text after "blocked: ") never
+/// names an address they did not write themselves: otherwise they could map
+/// the server's internal network by name. The full reason (`Display`) is for
+/// the server log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BlockedDestination(pub(crate) String);
+pub(crate) struct BlockedDestination {
+    public: String,
+    detail: String,
+}
+
+impl BlockedDestination {
+    /// A refusal whose reason names only what the URL itself says.
+    fn plain(reason: String) -> Self {
+        Self { public: reason.clone(), detail: reason }
+    }
+
+    /// What a customer-facing error may say.
+    pub(crate) fn public(&self) -> &str {
+        &self.public
+    }
+}
 
 impl fmt::Display for BlockedDestination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.detail)
     }
 }
 
@@ -121,7 +140,7 @@ impl AddressGuard {
     /// Checks an IP literal taken from a URL, where the port is known.
     pub(crate) fn check_literal(&self, ip: IpAddr, port: u16) -> Result<(), BlockedDestination> {
         match self.refusal(ip, None, Some(port)) {
-            Some(class) => Err(BlockedDestination(format!("{ip} is {}", class.description()))),
+            Some(class) => Err(BlockedDestination::plain(format!("{ip} is {}", class.description()))),
             None => Ok(()),
         }
     }
@@ -131,7 +150,10 @@ impl AddressGuard {
     /// enforced by [`AddressGuard::check_host_port`] before the request is sent.
     pub(crate) fn check_resolved(&self, host: &str, ip: IpAddr) -> Result<(), BlockedDestination> {
         match self.refusal(ip, Some(&normalize_host(host)), None) {
-            Some(class) => Err(BlockedDestination(format!("{host} resolves to {ip}, {}", class.description()))),
+            Some(class) => Err(BlockedDestination {
+                public: format!("destination {host} is not allowed"),
+                detail: format!("{host} resolves to {ip}, {}", class.description()),
+            }),
             None => Ok(()),
         }
     }
@@ -156,7 +178,7 @@ impl AddressGuard {
         if listed_ports.is_empty() {
             return Ok(());
         }
-        Err(BlockedDestination(format!("{host} is allow-listed only on port {}", listed_ports.join(", "))))
+        Err(BlockedDestination::plain(format!("{host} is allow-listed only on port {}", listed_ports.join(", "))))
     }
 
     /// The class that makes `ip` unreachable under this policy, or `None` when it may be used.
@@ -217,10 +239,9 @@ mod tests {
         let guard = guard(false, &[]);
         assert!(guard.check_literal(ip("8.8.8.8"), 443).is_ok());
         assert_eq!(guard.check_literal(ip("10.0.0.5"), 80).unwrap_err().to_string(), "10.0.0.5 is a private address");
-        assert_eq!(
-            guard.check_resolved("LocalHost", ip("127.0.0.1")).unwrap_err().to_string(),
-            "LocalHost resolves to 127.0.0.1, a loopback address"
-        );
+        let refused = guard.check_resolved("LocalHost", ip("127.0.0.1")).unwrap_err();
+        assert_eq!(refused.to_string(), "LocalHost resolves to 127.0.0.1, a loopback address", "for the log");
+        assert_eq!(refused.public(), "destination LocalHost is not allowed", "for the customer");
         assert!(guard.check_host_port("example.com", 443).is_ok());
     }
 

@@ -56,7 +56,12 @@ fn permitted_addresses(
     }
     match (permitted.is_empty(), first_refusal) {
         (false, _) => Ok(permitted),
-        (true, Some(refusal)) => Err(Box::new(refusal)),
+        (true, Some(refusal)) => {
+            // The customer only learns that the destination is not allowed;
+            // the address it resolved to is for the operator.
+            tracing::info!(host, reason = %refusal, "outbound: destination refused");
+            Err(Box::new(refusal))
+        }
         (true, None) => Err(Box::new(UnresolvableHost(host.to_owned()))),
     }
 }

@@ -375,3 +375,25 @@ async fn downstream_failures_are_422_and_record_nothing() {
     assert_error(&unpaid, 402, "INSUFFICIENT_CREDITS");
     assert_error(&s.get(&format!("/v1/contacts/{ana}/messages")).await, 404, "NOT_FOUND");
 }
+
+/// A model endpoint whose host resolves to an internal address is refused
+/// without saying which address that is.
+#[tokio::test]
+async fn a_blocked_model_endpoint_does_not_reveal_its_address() {
+    let s = TestServer::start_with(|c| c.dev = false).await;
+    let llm = json!({"base_url": "https://localhost:9/v1", "model": "m"});
+    let agent = s.create_agent(json!({"name": "Writer", "llm": llm})).await;
+    let ana = contact(&s, json!({"phone": ANA})).await;
+    let resp = s
+        .post(
+            "/v1/messages",
+            json!({"contact_id": ana, "channel": "whatsapp", "content": "Greet", "ai": true, "agent_id": agent}),
+        )
+        .await;
+    assert_error(&resp, 422, "LLM_ERROR");
+    let message = resp.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not allowed"), "{message}");
+    for secret in ["127.0.0.1", "::1", "resolves", "loopback"] {
+        assert!(!message.contains(secret), "{message} reveals {secret}");
+    }
+}

@@ -190,3 +190,23 @@ async fn the_embedded_brain_extracts_what_the_call_collected() {
     assert_eq!(c["brain"], "embedded");
     assert_eq!(c["extracted_data"], json!({"account_tier": "gold"}));
 }
+
+/// A server_url whose host resolves to an internal address is refused
+/// without saying which address that is.
+#[tokio::test]
+async fn a_blocked_server_url_does_not_reveal_its_address() {
+    let s = TestServer::start_with(|c| {
+        c.dev = false;
+        c.runtime.clock_speed = 100.0;
+    })
+    .await;
+    let agent = s.create_agent(json!({"name": "Internal", "server_url": "https://localhost:9/hook"})).await;
+    let call = s.inbound_call(&agent, json!([{"say": "Hello?"}, {"hangup": true}])).await;
+    let c = s.finished_call(&call).await;
+    assert_eq!(c["config_source"], "agent_fallback");
+    let error = c["server_url_error"].as_str().unwrap_or_default();
+    assert!(error.contains("not allowed"), "{error}");
+    for secret in ["127.0.0.1", "::1", "resolves", "loopback"] {
+        assert!(!error.contains(secret), "{error} reveals {secret}");
+    }
+}

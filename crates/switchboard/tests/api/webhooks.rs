@@ -517,3 +517,28 @@ async fn a_project_webhook_receives_only_its_projects_events() {
     let redeliver = s.post(&format!("/v1/webhooks/events/{their_event}/redeliver"), json!({})).await;
     assert_error(&redeliver, 404, "NOT_FOUND");
 }
+
+/// A tenant chooses the URL, so what a host name resolves to on the server's
+/// network stays on the server: the attempt says the destination is not
+/// allowed, and the address goes to the server log only.
+#[tokio::test]
+async fn a_blocked_destination_does_not_reveal_its_address() {
+    let s = TestServer::start_with(|c| c.dev = false).await;
+    let org = Some(s.org_key());
+    let (hook, _) = org_hook(&s, "https://localhost:9/hook", json!(["sms.sent"])).await;
+    let test = s.call(Method::POST, &format!("/v1/webhooks/{hook}/test"), org, None).await;
+    assert_eq!(test.status, 200, "{}", test.body);
+    assert_eq!(test.body["success"], false);
+    let logged = deliveries_of(&s, &hook, "").await;
+    let errors: Vec<&str> = std::iter::once(&test.body)
+        .chain(logged["deliveries"].as_array().into_iter().flatten())
+        .map(|d| d["error"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(errors.len(), 2, "{logged}");
+    for error in errors {
+        assert!(error.contains("not allowed"), "{error}");
+        for secret in ["127.0.0.1", "::1", "resolves", "loopback"] {
+            assert!(!error.contains(secret), "{error} reveals {secret}");
+        }
+    }
+}
