@@ -72,6 +72,13 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)).filter(|k| !k.is_empty())
 }
 
+/// Whether a key header was sent whose value is not text (bytes over 0x7F,
+/// which HTTP lets through): a key was presented, but cannot be one.
+fn unreadable_key(headers: &HeaderMap) -> bool {
+    let unreadable = |value: Option<&HeaderValue>| value.is_some_and(|v| v.to_str().is_err());
+    unreadable(headers.get(axum::http::header::AUTHORIZATION)) || unreadable(headers.get("x-api-key"))
+}
+
 /// Whether the request carries any key at all.
 pub fn has_key(headers: &HeaderMap) -> bool {
     presented_key(headers).is_some()
@@ -89,6 +96,10 @@ pub async fn authenticate(
     ip: IpAddr,
 ) -> Result<(Caller, RateHeaders), (ApiError, Option<RateHeaders>)> {
     let Some(raw) = presented_key(headers) else {
+        // Like a malformed key: refused without a lookup, and not counted.
+        if unreadable_key(headers) {
+            return Err((invalid_key(), None));
+        }
         return Err((
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
