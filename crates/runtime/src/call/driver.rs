@@ -89,7 +89,10 @@ pub(crate) async fn drive<R: Recorder>(call: Call<R>) {
     let Call { mut session, link, mut commands, jobs, recorder, clock } = call;
     let TransportLink { mut events, actions } = link;
     let start = Instant::now();
-    let now = || Now { elapsed: start.elapsed(), epoch_ms: clock.now_ms() };
+    let now = || {
+        let instant = Instant::now();
+        Now { elapsed: instant - start, epoch_ms: clock.now_ms(), instant }
+    };
     let (results_tx, mut results) = mpsc::unbounded_channel();
     let feed = jobs.server.as_ref().map(|(server, _)| server.transcript_feed());
     let agent_id = jobs.server.as_ref().map(|(_, started)| started.agent_id.clone()).unwrap_or_default();

@@ -26,6 +26,7 @@ pub use clock::CallClock;
 pub use directory::{CallDirectory, LiveCall, LocalDirectory};
 pub use service::{CallError, CallService, InboundCall, OutboundCall};
 pub use switchboard_domain::phone::Dtmf;
+use tokio::time::Instant;
 pub use transports::{Connection, Dial, Dialer, TransportLink};
 
 /// Identifies one piece of speech the session asked its transport to say, so
@@ -45,7 +46,9 @@ pub enum TransportEvent {
     /// The caller started speaking (barge-in when the agent is talking).
     SpeechStarted,
     /// A transcript of the caller; only final transcripts make a turn.
-    Transcript { text: String, is_final: bool },
+    /// `ended` is when the caller's last word ended, as the transport heard
+    /// it: the turn's latency is measured from there.
+    Transcript { text: String, is_final: bool, ended: Option<Instant> },
     /// A keypad key.
     Dtmf(Dtmf),
     /// An utterance started playing.

@@ -50,6 +50,20 @@ pub struct Now {
     pub elapsed: Duration,
     /// Epoch milliseconds, for what is stored and shown.
     pub epoch_ms: i64,
+    /// The monotonic instant itself, to place transport timestamps.
+    pub instant: tokio::time::Instant,
+}
+
+impl Now {
+    /// The moment `at` (no later than now), as seen from this one.
+    fn back_to(self, at: tokio::time::Instant) -> Now {
+        let ago = self.instant.saturating_duration_since(at);
+        Now {
+            elapsed: self.elapsed.saturating_sub(ago),
+            epoch_ms: self.epoch_ms - ago.as_millis() as i64,
+            instant: self.instant - ago,
+        }
+    }
 }
 
 /// A job the session started, to match its results.
@@ -293,6 +307,8 @@ pub struct Session {
     learned: Learned,
     /// The agent is waiting for the caller (told to the transport once).
     idle: bool,
+    /// When the caller's last utterance ended, for the turn it starts.
+    last_word: Option<Now>,
 }
 
 fn round_tenth(seconds: f64) -> f64 {
@@ -314,7 +330,7 @@ impl Session {
             server_url: spec.server_url,
             knowledge: spec.knowledge,
             limits: spec.limits,
-            now: Now { elapsed: Duration::ZERO, epoch_ms: 0 },
+            now: Now { elapsed: Duration::ZERO, epoch_ms: 0, instant: tokio::time::Instant::now() },
             out: Vec::new(),
             next_job: 0,
             jobs: Vec::new(),
@@ -346,6 +362,7 @@ impl Session {
             extraction: None,
             learned: Learned::default(),
             idle: false,
+            last_word: None,
             agent,
         }
     }
@@ -528,8 +545,9 @@ impl Session {
                 }
             }
             TransportEvent::SpeechStarted => self.on_speech_started(),
-            TransportEvent::Transcript { text, is_final } => {
+            TransportEvent::Transcript { text, is_final, ended } => {
                 if is_final && !text.trim().is_empty() {
+                    self.last_word = Some(ended.map_or(self.now, |at| self.now.back_to(at)));
                     self.emit(EventType::SpeechEnded, json!({}));
                     self.silence_deadline = None;
                     let line = self.speech.caller_line(&text, self.timestamp());

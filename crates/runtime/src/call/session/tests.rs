@@ -35,6 +35,8 @@ fn record() -> CallRecord {
 struct Call {
     session: Session,
     at: Duration,
+    /// The instant the test's clock started at.
+    origin: tokio::time::Instant,
 }
 
 struct Options {
@@ -70,11 +72,11 @@ impl Call {
             knowledge: false,
             limits: true,
         };
-        Call { session: Session::new(spec), at: Duration::ZERO }
+        Call { session: Session::new(spec), at: Duration::ZERO, origin: tokio::time::Instant::now() }
     }
 
     fn now(&self) -> Now {
-        Now { elapsed: self.at, epoch_ms: START_EPOCH + self.at.as_millis() as i64 }
+        Now { elapsed: self.at, epoch_ms: START_EPOCH + self.at.as_millis() as i64, instant: self.origin + self.at }
     }
 
     /// Moves the clock on by `ms` and handles `input`.
@@ -110,12 +112,12 @@ impl Call {
     /// The caller says `text`; returns the model job it starts.
     fn caller_says(&mut self, text: &str) -> JobId {
         self.event(100, TransportEvent::SpeechStarted);
-        let effects = self.event(900, TransportEvent::Transcript { text: text.into(), is_final: true });
+        let effects = self.event(900, TransportEvent::Transcript { text: text.into(), is_final: true, ended: None });
         model_job(&effects).unwrap_or_else(|| panic!("no model request: {effects:?}")).0
     }
 
     fn finish(self) -> (Vec<Effect>, Finished) {
-        let now = Now { elapsed: self.at, epoch_ms: START_EPOCH + self.at.as_millis() as i64 };
+        let now = self.now();
         self.session.finish(now)
     }
 }
@@ -209,7 +211,8 @@ fn a_barge_in_cuts_the_reply_to_what_the_caller_heard() {
     assert_eq!(lines, vec![json!({"role": "assistant", "content": "Your policy", "timestamp": 1.5})]);
 
     // The model is told what the caller heard, then what they said.
-    let effects = call.event(900, TransportEvent::Transcript { text: "No, I mean fire.".into(), is_final: true });
+    let effects =
+        call.event(900, TransportEvent::Transcript { text: "No, I mean fire.".into(), is_final: true, ended: None });
     let (_, request) = model_job(&effects).expect("a new turn");
     let tail = &request.messages[request.messages.len() - 2..];
     assert_eq!(
@@ -291,7 +294,8 @@ fn what_the_caller_says_during_a_tool_call_reaches_the_model_after_its_result() 
     let job = call.caller_says("Check policy P1");
     let effects = reply(&mut call, 5, job, "Let me check.", vec![tool("get_policy")]);
     let tool_job = tool_job(&effects).expect("tool.call sent");
-    let effects = call.event(900, TransportEvent::Transcript { text: "It's for my house.".into(), is_final: true });
+    let effects =
+        call.event(900, TransportEvent::Transcript { text: "It's for my house.".into(), is_final: true, ended: None });
     assert!(model_job(&effects).is_none(), "the model waits for the tool: {effects:?}");
 
     let answer = ToolCallResponse { result: Some(json!({"coverage": "fire"})), ..ToolCallResponse::default() };
@@ -470,7 +474,7 @@ fn what_the_caller_says_before_the_greeting_is_recorded_and_answered_after_it() 
             _ => None,
         })
         .expect("call.started asked");
-    let effects = call.event(700, TransportEvent::Transcript { text: "Hello?".into(), is_final: true });
+    let effects = call.event(700, TransportEvent::Transcript { text: "Hello?".into(), is_final: true, ended: None });
     let lines = emitted(&effects, EventType::TranscriptUpdated);
     assert_eq!(lines, vec![json!({"role": "user", "content": "Hello?", "timestamp": 0.7})], "recorded at once");
     assert!(model_job(&effects).is_none(), "no turn before the greeting");
@@ -480,4 +484,21 @@ fn what_the_caller_says_before_the_greeting_is_recorded_and_answered_after_it() 
     assert_eq!(spoken, ["Acme insurance, how can I help?"]);
     let (_, request) = model_job(&effects).expect("the caller's words are answered after the greeting");
     assert_eq!(request.messages.last(), Some(&ChatMessage::User("Hello?".into())));
+}
+
+#[test]
+fn a_turn_is_timed_from_when_the_transport_heard_the_last_word() {
+    let mut call = Call::new(Options::default());
+    call.answered();
+    call.event(100, TransportEvent::SpeechStarted);
+    // The words ended at 1_000 ms; the session is told at 1_040 ms.
+    let ended = Some(call.origin + call.at + Duration::from_millis(900));
+    let effects = call.event(940, TransportEvent::Transcript { text: "Hello?".into(), is_final: true, ended });
+    let (job, _) = model_job(&effects).expect("a turn");
+    let effects = reply(&mut call, 30, job, "Hi there, how can I help?", Vec::new());
+    let (utterance, _) = said(&effects)[0].clone();
+    call.event(20, TransportEvent::PlaybackStarted(utterance));
+    let (_, finished) = call.finish();
+    let turn = &finished.record.latency.turns[0];
+    assert_eq!((turn.llm_ttfb_ms, turn.tts_ttfb_ms), (70, 90), "the 40 ms the event took count too");
 }

@@ -90,7 +90,7 @@ impl Session {
     /// The caller said `text`: a new turn, or more for a turn whose tools are
     /// still running.
     pub(super) fn begin_turn(&mut self, text: String) {
-        let heard = self.now;
+        let heard = self.last_word.take().unwrap_or(self.now);
         let mut turn = Turn {
             number: self.record.turn_count,
             heard,

@@ -65,7 +65,7 @@ impl TextLine {
     /// Says `text` as the caller and returns the agent's answer.
     pub(crate) async fn message(&mut self, text: &str) -> TextReply {
         self.tell(TransportEvent::SpeechStarted).await;
-        self.tell(TransportEvent::Transcript { text: text.to_owned(), is_final: true }).await;
+        self.tell(TransportEvent::Transcript { text: text.to_owned(), is_final: true, ended: None }).await;
         self.reply().await
     }
 

@@ -196,7 +196,8 @@ impl FarEnd {
                 () = sleep_until(self.caller_speech.as_ref().map_or(far, |(at, _)| *at)), if self.caller_speech.is_some() => {
                     let text = self.caller_speech.take().map(|(_, text)| text).unwrap_or_default();
                     self.awaiting_reply = Some(reply_deadline(self.clock, Instant::now()));
-                    self.emit(TransportEvent::Transcript { text, is_final: true }).await
+                    let ended = Some(Instant::now());
+                    self.emit(TransportEvent::Transcript { text, is_final: true, ended }).await
                 }
                 () = sleep_until(self.awaiting_reply.unwrap_or(far)), if self.awaiting_reply.is_some() => {
                     // No answer came: the caller goes on.
