@@ -56,7 +56,7 @@ pub enum Bench {
     /// step where a call goes wrong. SQLite in a temporary folder by default.
     Calls {
         /// Concurrent calls per step, comma-separated.
-        #[arg(long, value_delimiter = ',', default_values_t = vec![250usize, 500, 1000, 2000, 3000])]
+        #[arg(long, value_delimiter = ',', default_values_t = vec![500usize, 1000, 2000, 3000])]
         steps: Vec<usize>,
         /// Caller turns per call.
         #[arg(long, default_value_t = 6)]
@@ -64,6 +64,15 @@ pub enum Bench {
         /// Call time per wall time on the simulated carrier.
         #[arg(long, default_value_t = 5.0)]
         clock_speed: f64,
+        /// Seconds (real time) every call of a step must be live together.
+        #[arg(long, default_value_t = 60)]
+        hold: u64,
+        /// Bound of the p99 turn latency, ms.
+        #[arg(long, default_value_t = 20)]
+        turn_p99_ms: u64,
+        /// Bound of the p99 lag from a call's end to its stored record, ms.
+        #[arg(long, default_value_t = 1000)]
+        end_lag_p99_ms: u64,
         /// Print the JSON report.
         #[arg(long)]
         json: bool,
@@ -135,8 +144,20 @@ async fn run(command: Bench, database_url: Option<String>) -> anyhow::Result<()>
             };
             api::run_and_print(&options, json).await
         }
-        Bench::Calls { steps, turns, clock_speed, json } => {
-            let options = CallBenchOptions { database_url, steps, turns, clock_speed };
+        Bench::Calls { steps, turns, clock_speed, hold, turn_p99_ms, end_lag_p99_ms, json } => {
+            // The model runs in a process of its own, so its work is not the
+            // server's.
+            let model = ModelProcess::start()?;
+            let options = CallBenchOptions {
+                database_url,
+                steps,
+                turns,
+                clock_speed,
+                hold: Duration::from_secs(hold),
+                model_url: Some(model.url.clone()),
+                turn_p99_bound_ms: turn_p99_ms,
+                end_lag_p99_bound_ms: end_lag_p99_ms,
+            };
             calls::run_and_print(&options, json).await
         }
         Bench::Memory { customers, seconds, concurrency, json } => {
@@ -169,8 +190,55 @@ async fn run(command: Bench, database_url: Option<String>) -> anyhow::Result<()>
     }
 }
 
+/// The hidden first argument that makes this binary serve the scripted model.
+const SCRIPTED_MODEL: &str = "__scripted-model";
+
+/// The scripted model served by a child process (this binary again).
+struct ModelProcess {
+    url: String,
+    child: std::process::Child,
+}
+
+impl ModelProcess {
+    fn start() -> anyhow::Result<Self> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .arg(SCRIPTED_MODEL)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout of the model process"))?;
+        let mut url = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut url)?;
+        Ok(ModelProcess { url: url.trim().to_owned(), child })
+    }
+}
+
+impl Drop for ModelProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Serves the scripted model until stdin closes (the parent went away).
+async fn serve_scripted_model() -> anyhow::Result<()> {
+    let model = switchboard_testkit::llm::ScriptedLlm::start(Vec::new()).await;
+    println!("{}", model.base_url());
+    tokio::task::spawn_blocking(|| {
+        use std::io::Read;
+        std::io::stdin().read_to_end(&mut Vec::new())
+    })
+    .await??;
+    drop(model);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some(SCRIPTED_MODEL) {
+        return serve_scripted_model().await;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_writer(std::io::stderr)

@@ -1,17 +1,24 @@
-//! `switchboard-bench calls`: how many simulated calls this machine holds at
-//! once with every call completing correctly, and what the platform adds to each
-//! model turn. Calls run through the real server (HTTP injection, sessions,
-//! simulated carrier, store) against a zero-latency scripted language model.
+//! `cargo bench -p switchboard-bench -- calls`: how many simulated calls this
+//! machine holds at once, for how long, and how well. Calls run through the
+//! real server (HTTP injection, sessions, simulated carrier, call journal)
+//! against a zero-latency scripted language model, served by another process
+//! when run from the command line. A step passes when every call ends
+//! correctly, all of them were live together for the hold time, the turn
+//! latency (the caller's last word to the first audio of the answer) stays
+//! within its bound at p99, and so does the lag from a call's end to its
+//! record in the database.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
-use switchboard_domain::call::CallRecord;
+use sqlx::Row;
+use switchboard_domain::call::{Brain, CallRecord, CallStatus, EndedReason};
 use switchboard_testkit::llm::ScriptedLlm;
 use tokio::sync::oneshot;
 
+use crate::load::percentile;
 use crate::scratch_db::Database;
 use crate::server::BenchServer;
 use switchboard::Config;
@@ -22,29 +29,50 @@ pub struct CallBenchOptions {
     /// A PostgreSQL server to run on (in a fresh database, dropped at the
     /// end); default a SQLite file in a temporary folder.
     pub database_url: Option<String>,
-    /// Numbers of concurrent calls to try, in order; the run stops at the first
-    /// that does not complete correctly.
+    /// Numbers of concurrent calls to try, in order; the run stops at the
+    /// first step that fails.
     pub steps: Vec<usize>,
     /// Caller turns per call.
     pub turns: usize,
     /// Call time per wall time on the simulated carrier.
     pub clock_speed: f64,
+    /// How long (real time) every call of a step must be live together.
+    pub hold: Duration,
+    /// The scripted model's base URL when another process serves it; `None`
+    /// starts one in this process.
+    pub model_url: Option<String>,
+    /// The most the p99 turn latency may be, in ms.
+    pub turn_p99_bound_ms: u64,
+    /// The most the p99 lag from a call's end to its stored record may be, in ms.
+    pub end_lag_p99_bound_ms: u64,
 }
 
 /// One step of the ramp.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
     pub calls: usize,
-    /// The most calls live at once, sampled from the registry.
+    /// The most calls live at once, sampled from the live-call directory.
     pub peak_live: usize,
+    /// How long (real time) every call of the step was live together.
+    pub held_seconds: f64,
     pub correct: usize,
-    pub failures: Vec<String>,
     pub wall_seconds: f64,
     pub turns_measured: usize,
-    /// From the caller's last word reaching the session to the first audio of
-    /// the answer playing, in ms.
+    /// The caller's last word (as the transport heard it) to the first audio
+    /// of the answer, in ms.
     pub turn_ms_p50: u64,
     pub turn_ms_p99: u64,
+    /// A call's end (as its session stamped it) to its record in the database, in ms.
+    pub end_lag_ms_p50: i64,
+    pub end_lag_ms_p99: i64,
+    /// Why the step failed: wrong calls, a bound missed.
+    pub failures: Vec<String>,
+}
+
+impl StepReport {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,13 +81,18 @@ pub struct CallBenchReport {
     pub build: &'static str,
     pub clock_speed: f64,
     pub turns: usize,
+    pub hold_seconds: f64,
+    /// Where the model ran: `separate process` or `this process`.
+    pub model: &'static str,
     pub steps: Vec<StepReport>,
-    /// The largest step where every call completed correctly.
+    /// The largest step that passed.
     pub sustained: usize,
 }
 
 /// Inbound-call injections the harness keeps in flight at once.
 const INJECTIONS_IN_FLIGHT: usize = 256;
+/// How often the live-call count is sampled.
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 const BUILD: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
 
@@ -71,23 +104,31 @@ pub async fn run_and_print(options: &CallBenchOptions, json: bool) -> anyhow::Re
         return Ok(());
     }
     println!(
-        "switchboard-bench calls — {} build, {}, {} turns a call, call clock ×{}",
-        report.build, report.database, report.turns, report.clock_speed
+        "switchboard-bench calls — {} build, {}, {} turns a call, call clock ×{}, hold {} s, model in {}",
+        report.build, report.database, report.turns, report.clock_speed, report.hold_seconds, report.model
     );
     println!(
-        "{:>7} {:>9} {:>8} {:>7} {:>12} {:>12}",
-        "calls", "peak live", "correct", "wall s", "turn p50 ms", "turn p99 ms"
+        "{:>6} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>10} {:>10}",
+        "calls", "peak", "held s", "correct", "wall s", "turn p50", "turn p99", "end p50", "end p99"
     );
     for s in &report.steps {
         println!(
-            "{:>7} {:>9} {:>8} {:>7.1} {:>12} {:>12}",
-            s.calls, s.peak_live, s.correct, s.wall_seconds, s.turn_ms_p50, s.turn_ms_p99
+            "{:>6} {:>6} {:>7.1} {:>7} {:>6.0} {:>6} ms {:>6} ms {:>7} ms {:>7} ms",
+            s.calls,
+            s.peak_live,
+            s.held_seconds,
+            s.correct,
+            s.wall_seconds,
+            s.turn_ms_p50,
+            s.turn_ms_p99,
+            s.end_lag_ms_p50,
+            s.end_lag_ms_p99
         );
         for failure in s.failures.iter().take(5) {
             println!("        ! {failure}");
         }
     }
-    println!("sustained: {} concurrent calls with every call correct", report.sustained);
+    println!("sustained: {} concurrent calls passed every bound", report.sustained);
     Ok(())
 }
 
@@ -100,15 +141,23 @@ pub async fn run(options: &CallBenchOptions) -> anyhow::Result<CallBenchReport> 
 }
 
 async fn run_on(database: &Database, options: &CallBenchOptions) -> anyhow::Result<CallBenchReport> {
-    let llm = ScriptedLlm::start(Vec::new()).await;
-    let server = Server::start(database.url(), &llm, options.clock_speed).await?;
+    let in_process = match &options.model_url {
+        Some(_) => None,
+        None => Some(ScriptedLlm::start(Vec::new()).await),
+    };
+    let model_url = match (&options.model_url, &in_process) {
+        (Some(url), _) => url.clone(),
+        (None, Some(llm)) => llm.base_url(),
+        (None, None) => bail!("no model"),
+    };
+    let server = Server::start(database, &model_url, options.clock_speed).await?;
     let mut steps = Vec::new();
     let mut sustained = 0;
     for &calls in &options.steps {
-        let step = server.step(calls, options.turns).await?;
-        let all_correct = step.correct == calls;
+        let step = server.step(calls, options).await?;
+        let passed = step.passed();
         steps.push(step);
-        if !all_correct {
+        if !passed {
             break;
         }
         sustained = calls;
@@ -119,6 +168,8 @@ async fn run_on(database: &Database, options: &CallBenchOptions) -> anyhow::Resu
         build: BUILD,
         clock_speed: options.clock_speed,
         turns: options.turns,
+        hold_seconds: options.hold.as_secs_f64(),
+        model: if in_process.is_some() { "this process" } else { "separate process" },
         steps,
         sustained,
     })
@@ -128,13 +179,15 @@ struct Server {
     server: BenchServer,
     agent: String,
     client: reqwest::Client,
+    /// A connection of the bench's own, to read what reached the database.
+    pool: sqlx::AnyPool,
 }
 
 impl Server {
-    async fn start(database_url: &str, llm: &ScriptedLlm, clock_speed: f64) -> anyhow::Result<Self> {
-        let mut config = Config { dev: true, database_url: database_url.to_owned(), ..Config::default() };
+    async fn start(database: &Database, model_url: &str, clock_speed: f64) -> anyhow::Result<Self> {
+        let mut config = Config { dev: true, database_url: database.url().to_owned(), ..Config::default() };
         config.runtime.clock_speed = clock_speed;
-        config.llm.base_url = Some(llm.base_url());
+        config.llm.base_url = Some(model_url.to_owned());
         let server = BenchServer::start(config, "Bench calls", 1_000_000.0).await?;
         let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(256).build()?;
         let agent_body = json!({"name": "Bench agent", "first_message": "Hello, you are through to the bench.",
@@ -143,19 +196,35 @@ impl Server {
             client.post(format!("{}/v1/agents", server.base)).bearer_auth(&server.key).json(&agent_body).send().await?;
         let created: Value = created.json().await?;
         let agent = created["id"].as_str().context("agent not created")?.to_owned();
-        Ok(Server { server, agent, client })
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(database.url()).await?;
+        Ok(Server { server, agent, client, pool })
     }
 
     async fn stop(self) -> anyhow::Result<()> {
+        self.pool.close().await;
         self.server.stop().await
     }
 
+    /// The caller of every call: asks `turns` questions spread over long
+    /// enough for all `calls` of the step to be live together for the hold
+    /// time (with room for injecting them), then hangs up.
+    fn script(options: &CallBenchOptions, calls: usize) -> Value {
+        let injecting = Duration::from_secs(2) + Duration::from_millis(2) * calls as u32;
+        let lasting = options.hold.mul_f64(1.2) + injecting;
+        let pause = lasting.mul_f64(options.clock_speed).as_secs_f64() / options.turns as f64;
+        let mut steps = Vec::new();
+        for i in 0..options.turns {
+            steps.push(json!({"say": format!("Question number {i}, please answer it.")}));
+            steps.push(json!({"wait": pause.min(3600.0)}));
+        }
+        steps.push(json!({"hangup": true}));
+        Value::Array(steps)
+    }
+
     /// Starts `calls` inbound calls at once and checks every one of them.
-    async fn step(&self, calls: usize, turns: usize) -> anyhow::Result<StepReport> {
-        let mut script: Vec<Value> =
-            (0..turns).map(|i| json!({"say": format!("Question number {i}, please answer it.")})).collect();
-        script.push(json!({"hangup": true}));
-        let body = json!({"agent_id": self.agent, "from": "+31612345678", "script": script});
+    async fn step(&self, calls: usize, options: &CallBenchOptions) -> anyhow::Result<StepReport> {
+        let body = json!({"agent_id": self.agent, "from": "+31612345678", "script": Self::script(options, calls)});
         let started = Instant::now();
         let sampler = self.sample_live();
         let mut injections = tokio::task::JoinSet::new();
@@ -187,32 +256,41 @@ impl Server {
                 Err(err) => failures.push(err.to_string()),
             }
         }
-        self.wait_until_quiet(Duration::from_secs(600)).await;
-        let peak_live = sampler.stop().await;
+        self.wait_until_quiet(options.hold * 4 + Duration::from_secs(600)).await;
+        let live = sampler.stop().await;
         let wall_seconds = started.elapsed().as_secs_f64();
         let mut turn_ms = Vec::new();
         let mut correct = 0;
         for id in &ids {
             let call = self.stored_end(id).await?;
-            match check_call(&call, turns) {
+            match check_call(&call, options.turns) {
                 Ok(()) => correct += 1,
                 Err(problem) => failures.push(format!("{id}: {problem}")),
             }
             turn_ms.extend(call.latency.turns.iter().map(|turn| turn.tts_ttfb_ms));
         }
-        Ok(StepReport {
+        let mut end_lag = self.end_lags(&ids).await?;
+        turn_ms.sort_unstable();
+        end_lag.sort_unstable();
+        let peak_live = live.iter().copied().max().unwrap_or(0);
+        let held_seconds = held(&live, calls).as_secs_f64();
+        let report = StepReport {
             calls,
             peak_live,
+            held_seconds,
             correct,
-            failures,
             wall_seconds,
             turns_measured: turn_ms.len(),
-            turn_ms_p50: percentile(&mut turn_ms, 50.0),
-            turn_ms_p99: percentile(&mut turn_ms, 99.0),
-        })
+            turn_ms_p50: percentile(&turn_ms, 50.0),
+            turn_ms_p99: percentile(&turn_ms, 99.0),
+            end_lag_ms_p50: percentile(&end_lag, 50.0),
+            end_lag_ms_p99: percentile(&end_lag, 99.0),
+            failures,
+        };
+        Ok(with_bounds(report, options))
     }
 
-    /// A call once its end is stored (the registry lets go just before).
+    /// A call once its end is stored (the directory lets go just before).
     async fn stored_end(&self, id: &str) -> anyhow::Result<CallRecord> {
         for _ in 0..600 {
             let call = self.server.state.store.call(&self.server.project_id, id).await?;
@@ -224,6 +302,27 @@ impl Server {
         bail!("call {id} never stored its end")
     }
 
+    /// For each call, how long after its end (`ended_at`, stamped by its
+    /// session) its record was written (`updated_at`, stamped in the writing
+    /// transaction), in ms.
+    async fn end_lags(&self, ids: &[String]) -> anyhow::Result<Vec<i64>> {
+        let rows =
+            sqlx::query("SELECT id, ended_at, updated_at FROM calls WHERE project_id = $1 AND ended_at IS NOT NULL")
+                .bind(&self.server.project_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut lags = Vec::with_capacity(ids.len());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            if wanted.contains(id.as_str()) {
+                let (ended, written): (i64, i64) = (row.try_get("ended_at")?, row.try_get("updated_at")?);
+                lags.push(written - ended);
+            }
+        }
+        Ok(lags)
+    }
+
     /// Waits until no call of the org is live.
     async fn wait_until_quiet(&self, limit: Duration) {
         let until = Instant::now() + limit;
@@ -232,17 +331,17 @@ impl Server {
         }
     }
 
-    /// Samples how many calls are live, every 20 ms, until stopped.
+    /// Samples how many calls are live until stopped.
     fn sample_live(&self) -> Sampler {
         let (stop, mut stopped) = oneshot::channel::<()>();
-        let (live, org) = (self.server.state.calls.directory().clone(), self.server.org_id.clone());
+        let (directory, org) = (self.server.state.calls.directory().clone(), self.server.org_id.clone());
         let task = tokio::spawn(async move {
-            let mut peak = 0;
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(SAMPLE_EVERY);
             loop {
-                peak = peak.max(live.count_for_org(&org));
                 tokio::select! {
-                    _ = &mut stopped => return peak,
-                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    _ = &mut stopped => return samples,
+                    _ = tick.tick() => samples.push(directory.count_for_org(&org)),
                 }
             }
         });
@@ -250,35 +349,57 @@ impl Server {
     }
 }
 
+/// The longest time (from samples `SAMPLE_EVERY` apart) every one of `calls`
+/// was live at once.
+fn held(samples: &[usize], calls: usize) -> Duration {
+    let longest = samples.split(|live| *live < calls).map(<[usize]>::len).max().unwrap_or(0);
+    SAMPLE_EVERY * longest.saturating_sub(1) as u32
+}
+
+/// The step with the bounds it missed among its failures.
+fn with_bounds(mut step: StepReport, options: &CallBenchOptions) -> StepReport {
+    if step.correct < step.calls {
+        step.failures.insert(0, format!("{} of {} calls went wrong", step.calls - step.correct, step.calls));
+    }
+    let hold = options.hold.as_secs_f64();
+    if step.held_seconds < hold {
+        step.failures.push(format!("all calls were live together for {:.1} s, not {hold} s", step.held_seconds));
+    }
+    if step.turn_ms_p99 > options.turn_p99_bound_ms {
+        step.failures.push(format!("turn p99 {} ms > {} ms", step.turn_ms_p99, options.turn_p99_bound_ms));
+    }
+    if step.end_lag_ms_p99 > options.end_lag_p99_bound_ms as i64 {
+        step.failures.push(format!("end lag p99 {} ms > {} ms", step.end_lag_ms_p99, options.end_lag_p99_bound_ms));
+    }
+    step
+}
+
 struct Sampler {
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<usize>,
+    task: tokio::task::JoinHandle<Vec<usize>>,
 }
 
 impl Sampler {
-    async fn stop(self) -> usize {
+    async fn stop(self) -> Vec<usize> {
         self.stop.send(()).ok();
-        self.task.await.unwrap_or(0)
+        self.task.await.unwrap_or_default()
     }
 }
 
 /// A call completed correctly: answered, every turn answered by the model and
 /// heard by the caller, ended by the caller.
 fn check_call(call: &CallRecord, turns: usize) -> Result<(), String> {
-    use switchboard_domain::call::{Brain, CallStatus, EndedReason};
     if call.status != CallStatus::Completed || call.ended_reason != Some(EndedReason::CallerHangup) {
         return Err(format!("ended {:?}/{:?}", call.status, call.ended_reason));
     }
     if call.turn_count != turns as i64 || call.brain != Brain::Llm {
         return Err(format!("{} turns on the {} brain", call.turn_count, call.brain.as_str()));
     }
-    let lines = call.transcript.len();
-    if lines != 1 + 2 * turns {
-        return Err(format!("{lines} transcript lines"));
+    if call.transcript.len() != 1 + 2 * turns {
+        return Err(format!("{} transcript lines", call.transcript.len()));
     }
-    let heard = call.latency.turns.len();
-    if heard != turns {
-        return Err(format!("the caller heard {heard} of {turns} answers start"));
+    if call.latency.turns.len() != turns {
+        return Err(format!("the caller heard {} of {turns} answers start", call.latency.turns.len()));
     }
     if call.transcript.iter().any(|line| line.content.contains("having trouble")) {
         return Err("the model failed on a turn".into());
@@ -286,8 +407,14 @@ fn check_call(call: &CallRecord, turns: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The nearest-rank `p`th percentile of unsorted values.
-fn percentile(values: &mut [u64], p: f64) -> u64 {
-    values.sort_unstable();
-    crate::load::percentile(values, p)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_is_the_longest_run_of_samples_with_every_call_live() {
+        assert_eq!(held(&[0, 3, 5, 5, 5, 4, 5, 5, 0], 5), SAMPLE_EVERY * 2);
+        assert_eq!(held(&[1, 2], 5), Duration::ZERO);
+        assert_eq!(held(&[], 5), Duration::ZERO);
+    }
 }
