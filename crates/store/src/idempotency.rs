@@ -57,40 +57,61 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let existing = slot
-            .bind(sqlx::query(
-                "SELECT request_hash, state, status, body FROM idempotency_keys \
-             WHERE key_id = $1 AND project_id = $2 AND method = $3 AND path = $4 AND idem_key = $5",
-            ))
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing = Self::idempotency_row(&mut tx, slot).await?;
         let claim = match existing {
-            Some(row) => {
-                if text(&row, "request_hash")? != request_hash {
-                    Claim::Mismatch
-                } else if text(&row, "state")? == "running" {
-                    Claim::InProgress
-                } else {
-                    let status = opt_int(&row, "status")?.unwrap_or(200);
-                    let status = u16::try_from(status).map_err(|_| Error::Corrupt(format!("status {status}")))?;
-                    Claim::Replay { status, body: opt_text(&row, "body")? }
-                }
-            }
+            Some(row) => Self::claim_of(&row, request_hash)?,
             None => {
-                slot.bind(sqlx::query(
-                    "INSERT INTO idempotency_keys (key_id, project_id, method, path, idem_key, request_hash, state, \
-                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)",
-                ))
-                .bind(request_hash)
-                .bind(now)
-                .bind(now + ttl_ms)
-                .execute(&mut *tx)
-                .await?;
-                Claim::Claimed
+                // Another request may claim the same slot at this very moment:
+                // only one insert wins, the other reads what won.
+                let inserted = slot
+                    .bind(sqlx::query(
+                        "INSERT INTO idempotency_keys (key_id, project_id, method, path, idem_key, request_hash, state, \
+                         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8) ON CONFLICT DO NOTHING",
+                    ))
+                    .bind(request_hash)
+                    .bind(now)
+                    .bind(now + ttl_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                if inserted.rows_affected() > 0 {
+                    Claim::Claimed
+                } else {
+                    match Self::idempotency_row(&mut tx, slot).await? {
+                        Some(row) => Self::claim_of(&row, request_hash)?,
+                        None => Claim::InProgress,
+                    }
+                }
             }
         };
         tx.commit().await?;
         Ok(claim)
+    }
+
+    /// The slot's row, if it has one.
+    async fn idempotency_row(
+        tx: &mut crate::events::Tx,
+        slot: &IdempotencySlot<'_>,
+    ) -> Result<Option<sqlx::any::AnyRow>> {
+        Ok(slot
+            .bind(sqlx::query(
+                "SELECT request_hash, state, status, body FROM idempotency_keys \
+                 WHERE key_id = $1 AND project_id = $2 AND method = $3 AND path = $4 AND idem_key = $5",
+            ))
+            .fetch_optional(&mut **tx)
+            .await?)
+    }
+
+    /// What a request with `request_hash` finds in an existing slot.
+    fn claim_of(row: &sqlx::any::AnyRow, request_hash: &str) -> Result<Claim> {
+        Ok(if text(row, "request_hash")? != request_hash {
+            Claim::Mismatch
+        } else if text(row, "state")? == "running" {
+            Claim::InProgress
+        } else {
+            let status = opt_int(row, "status")?.unwrap_or(200);
+            let status = u16::try_from(status).map_err(|_| Error::Corrupt(format!("status {status}")))?;
+            Claim::Replay { status, body: opt_text(row, "body")? }
+        })
     }
 
     /// Stores the outcome of a claimed request for replay.
