@@ -171,7 +171,7 @@ impl Store {
         .bind(fields.company_name.as_deref())
         .bind(fields.city_code.as_deref())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.address(org_id, &id).await
     }

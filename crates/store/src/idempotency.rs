@@ -127,7 +127,7 @@ impl Store {
         ))
         .bind(i64::from(status))
         .bind(body)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -138,7 +138,7 @@ impl Store {
         slot.bind(sqlx::query(
             "DELETE FROM idempotency_keys WHERE key_id = $1 AND project_id = $2 AND method = $3 AND path = $4 AND idem_key = $5",
         ))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -147,7 +147,7 @@ impl Store {
     pub async fn purge_idempotency(&self) -> Result<u64> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }

@@ -176,7 +176,7 @@ impl Store {
                 .bind(org_id)
                 .bind(project.id)
                 .bind(key_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
             }
             None => {
@@ -187,7 +187,7 @@ impl Store {
                 .bind(self.now())
                 .bind(org_id)
                 .bind(key_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
             }
         };

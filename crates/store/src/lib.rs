@@ -45,10 +45,16 @@ pub enum Backend {
     Postgres,
 }
 
-/// The handle every part of the server shares: a pool and the clock it stamps with.
+/// The handle every part of the server shares: its pools and the clock it
+/// stamps with.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. On SQLite, one connection: writers queue for it here instead
+    /// of fighting over the database's write lock with busy-waits; on
+    /// PostgreSQL, the same pool as reads.
+    writer: AnyPool,
     backend: Backend,
     clock: Clock,
     /// Woken after a transaction that recorded events commits.
@@ -77,26 +83,18 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url).map_err(Error::Db)?;
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
-                pool_options()
-                    .max_connections(8)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
+                let pool = sqlite_pool(8).connect_with(options.clone()).await?;
+                let writer = sqlite_pool(1).connect_with(options).await?;
+                (pool, writer)
             }
-            Backend::Postgres => pool_options().max_connections(16).connect_with(options).await?,
+            Backend::Postgres => {
+                let pool = pool_options().max_connections(16).connect_with(options).await?;
+                (pool.clone(), pool)
+            }
         };
-        Ok(Store { pool, backend, clock, outbox: Default::default(), changes: Default::default() })
+        Ok(Store { pool, writer, backend, clock, outbox: Default::default(), changes: Default::default() })
     }
 
     /// Applies the migrations of this backend that have not run yet.
@@ -105,7 +103,7 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.map_err(|e| Error::Migrate(e.to_string()))
+        migrator.run(&self.writer).await.map_err(|e| Error::Migrate(e.to_string()))
     }
 
     pub fn backend(&self) -> Backend {
@@ -128,14 +126,15 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Starts a transaction that will write. SQLite takes the write lock up front
     /// (`BEGIN IMMEDIATE`) so two writers never deadlock upgrading read locks.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         };
         Ok(tx)
     }
@@ -143,6 +142,20 @@ impl Store {
     pub(crate) fn now(&self) -> i64 {
         self.clock.now_ms()
     }
+}
+
+/// A SQLite pool of `connections`, each set up for WAL and a busy timeout.
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    pool_options().max_connections(connections).after_connect(|conn, _| {
+        Box::pin(async move {
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+            )
+            .await?;
+            Ok(())
+        })
+    })
 }
 
 /// Connections idle longer than this are pinged before use.

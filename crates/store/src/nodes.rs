@@ -16,7 +16,7 @@ impl Store {
         .bind(id)
         .bind(role)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -26,7 +26,7 @@ impl Store {
         sqlx::query("UPDATE nodes SET heartbeat_at = $1 WHERE id = $2")
             .bind(self.now())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

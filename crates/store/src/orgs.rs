@@ -112,7 +112,7 @@ impl Store {
 
     /// Runs an UPDATE of one org and returns the org after it.
     async fn update_org(&self, org_id: &str, update: AnyQuery<'_>) -> Result<OrgRow> {
-        if update.execute(&self.pool).await?.rows_affected() == 0 {
+        if update.execute(&self.writer).await?.rows_affected() == 0 {
             return Err(Error::NotFound);
         }
         self.changes.notify(Change::Org(org_id.to_owned()));

@@ -266,7 +266,7 @@ impl Store {
         .bind(agent_id)
         .bind(project_id)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
@@ -284,7 +284,7 @@ impl Store {
         .bind(self.now())
         .bind(project_id)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);

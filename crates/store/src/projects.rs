@@ -111,7 +111,7 @@ impl Store {
             .bind(self.now())
             .bind(&current.id)
             .bind(org_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.project(org_id, &current.id).await
     }

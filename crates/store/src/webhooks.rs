@@ -119,7 +119,7 @@ impl Store {
         .bind(i64::from(new.enabled))
         .bind(keys::generate_webhook_secret())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.webhook(scope, &id).await
     }
@@ -171,7 +171,7 @@ impl Store {
         .bind(self.now())
         .bind(scope.org_id)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.webhook(scope, id).await
     }
@@ -183,7 +183,7 @@ impl Store {
             .bind(scope.org_id)
             .bind(scope.project())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
@@ -200,7 +200,7 @@ impl Store {
             .bind(keys::generate_webhook_secret())
             .bind(self.now())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound);
@@ -261,7 +261,7 @@ impl Store {
         .bind(self.now())
         .bind(org_id)
         .bind(project_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.project_webhook(org_id, project_id).await
     }

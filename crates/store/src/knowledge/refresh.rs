@@ -298,7 +298,7 @@ impl Store {
              AND last_refresh_status <> 'crawling' AND next_crawl_at IS NOT NULL AND next_crawl_at <= $1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
     }
