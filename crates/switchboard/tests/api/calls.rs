@@ -499,7 +499,9 @@ async fn metrics_show_live_calls_turn_latency_and_the_lag_of_call_writes() {
 
 #[tokio::test]
 async fn concurrent_calls_share_the_balance_and_never_overdraw_it() {
-    let s = server().await;
+    // A minute is 6 s here: no call asks for its second minute (2 s before
+    // the first runs out) before all twelve requests have been answered.
+    let s = TestServer::start_with(|c| c.runtime.clock_speed = 10.0).await;
     let agent = s.create_agent(json!({"name": "A", "silence_timeout_seconds": 600})).await;
     // EUR 0.45 at 0.15 a minute: three minutes for all calls together.
     admin::add_credits(s.store(), &s.boot.org_id, -99.55).await.expect("drain");
