@@ -1,6 +1,8 @@
 //! Webhook delivery rules: the retry schedule, what an attempt's outcome means
 //! for the delivery and its endpoint, and `Retry-After` parsing.
 
+use std::collections::HashMap;
+
 /// How deliveries are retried and when a failing endpoint is disabled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -97,9 +99,50 @@ pub fn parse_retry_after(value: &str, now_ms: i64) -> Option<i64> {
     Some((at - now_ms).max(0))
 }
 
+/// The jobs a worker takes from the due ones, in order: at most `total`, and
+/// no endpoint gets more than `per_endpoint` out, counting the `out` it
+/// already has. Also says whether due jobs were left behind.
+pub fn pick_due<T>(
+    due: Vec<T>,
+    endpoint: impl Fn(&T) -> &str,
+    total: usize,
+    per_endpoint: usize,
+    out: &HashMap<String, usize>,
+) -> (Vec<T>, bool) {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut picked = Vec::new();
+    let mut left = false;
+    for job in due {
+        let id = endpoint(&job);
+        let has = out.get(id).copied().unwrap_or(0) + taken.get(id).copied().unwrap_or(0);
+        if picked.len() >= total || has >= per_endpoint {
+            left = true;
+            continue;
+        }
+        *taken.entry(id.to_owned()).or_default() += 1;
+        picked.push(job);
+    }
+    (picked, left)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pick_due_keeps_order_and_bounds_each_endpoint_and_the_total() {
+        let due = vec![("d1", "a"), ("d2", "a"), ("d3", "b"), ("d4", "a"), ("d5", "c"), ("d6", "b")];
+        let out = HashMap::from([("b".to_owned(), 1)]);
+        let (picked, left) = pick_due(due.clone(), |job| job.1, 10, 2, &out);
+        assert_eq!(picked.iter().map(|j| j.0).collect::<Vec<_>>(), ["d1", "d2", "d3", "d5"]);
+        assert!(left);
+        let (picked, left) = pick_due(due.clone(), |job| job.1, 2, 5, &HashMap::new());
+        assert_eq!(picked.iter().map(|j| j.0).collect::<Vec<_>>(), ["d1", "d2"]);
+        assert!(left);
+        let (picked, left) = pick_due(due, |job| job.1, 6, 3, &HashMap::new());
+        assert_eq!(picked.len(), 6);
+        assert!(!left);
+    }
 
     const NOW: i64 = 1_000_000_000;
 

@@ -2,13 +2,13 @@
 //! lease, recording each attempt with its consequences for the endpoint, and
 //! the delivery logs the API shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use switchboard_domain::events::EventType;
-use switchboard_domain::webhooks::{Next, RetryPolicy, should_disable};
+use switchboard_domain::webhooks::{Next, RetryPolicy, pick_due, should_disable};
 
 use crate::events::{EndpointKind, NewEvent, Target, Tx, insert_delivery, insert_event};
 use crate::rows::{flag, int, opt_int, opt_text, text};
@@ -32,6 +32,24 @@ pub struct ClaimedDelivery {
     pub payload: String,
     /// Where and how to send it now, or why it cannot be sent (endpoint gone or disabled).
     pub endpoint: Result<(String, String), String>,
+}
+
+/// How much one claim may take.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits<'a> {
+    /// Jobs in all.
+    pub total: usize,
+    /// Jobs one endpoint may have out.
+    pub per_endpoint: usize,
+    /// Jobs each endpoint already has out (claimed, not yet recorded).
+    pub out: &'a HashMap<String, usize>,
+}
+
+/// What a claim took, and whether due jobs were left for later.
+#[derive(Debug)]
+pub struct Claimed {
+    pub jobs: Vec<ClaimedDelivery>,
+    pub left_due: bool,
 }
 
 /// What happened on one attempt.
@@ -87,22 +105,67 @@ pub struct AttemptFilter {
 }
 
 impl Store {
-    /// Claims up to `limit` due jobs for `lease_ms`, including jobs whose lease
-    /// ran out (their worker died). Each is returned with its payload and the
-    /// endpoint's current URL and secret.
-    pub async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> Result<Vec<ClaimedDelivery>> {
+    /// Claims due jobs for `lease_ms` (including jobs whose lease ran out:
+    /// their worker died) within `limits`, oldest first. Each is returned with
+    /// its payload and the endpoint's current URL and secret.
+    pub async fn claim_deliveries(&self, limits: &ClaimLimits<'_>, lease_ms: i64) -> Result<Claimed> {
         let now = self.now();
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        // Endpoints with their share out would only fill the scan.
+        let busy: Vec<&String> =
+            limits.out.iter().filter(|(_, out)| **out >= limits.per_endpoint).map(|(id, _)| id).collect();
+        let skip = if busy.is_empty() {
+            String::new()
+        } else {
+            let placeholders: Vec<String> = (3..3 + busy.len()).map(|n| format!("${n}")).collect();
+            format!(" AND endpoint_id NOT IN ({})", placeholders.join(", "))
+        };
         let mut tx = self.begin_write().await?;
         let sql = format!(
-            "UPDATE webhook_deliveries SET state = 'sending', locked_until = $1, updated_at = $2 WHERE id IN \
-             (SELECT id FROM webhook_deliveries WHERE (state = 'pending' AND next_attempt_at <= $2) \
-             OR (state = 'sending' AND locked_until < $2) ORDER BY next_attempt_at LIMIT $3{lock}) \
-             RETURNING id, event_id, endpoint_kind, endpoint_id, attempts"
+            "SELECT id, endpoint_id FROM webhook_deliveries WHERE ((state = 'pending' AND next_attempt_at <= $1) \
+             OR (state = 'sending' AND locked_until < $1)){skip} ORDER BY next_attempt_at, created_at, id LIMIT $2{lock}"
         );
-        let rows =
-            sqlx::query(AssertSqlSafe(sql)).bind(now + lease_ms).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        let scan = limits.total.saturating_mul(4).max(1);
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(scan as i64);
+        for endpoint in &busy {
+            query = query.bind(endpoint.as_str());
+        }
+        let due = query
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| Ok((text(row, "id")?, text(row, "endpoint_id")?)))
+            .collect::<Result<Vec<_>>>()?;
+        let scanned_all = due.len() < scan;
+        let (picked, left) = pick_due(due, |job| &job.1, limits.total, limits.per_endpoint, limits.out);
+        let left_due = left || !scanned_all;
+        if picked.is_empty() {
+            tx.commit().await?;
+            return Ok(Claimed { jobs: Vec::new(), left_due });
+        }
+        let placeholders: Vec<String> = (3..3 + picked.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE webhook_deliveries SET state = 'sending', locked_until = $1, updated_at = $2 WHERE id IN ({}) \
+             RETURNING id, event_id, endpoint_kind, endpoint_id, attempts",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now + lease_ms).bind(now);
+        for (id, _) in &picked {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
+        // RETURNING keeps no order: put the jobs back in the order they fell due.
+        let order: HashMap<&str, usize> = picked.iter().enumerate().map(|(n, (id, _))| (id.as_str(), n)).collect();
+        let mut rows = rows.into_iter().map(|row| Ok((text(&row, "id")?, row))).collect::<Result<Vec<_>>>()?;
+        rows.sort_by_key(|(id, _)| order.get(id.as_str()).copied().unwrap_or(usize::MAX));
+        let rows: Vec<AnyRow> = rows.into_iter().map(|(_, row)| row).collect();
+        let jobs = self.claimed_jobs(&rows).await?;
+        Ok(Claimed { jobs, left_due })
+    }
+
+    /// The claimed rows with their events and endpoints.
+    async fn claimed_jobs(&self, rows: &[AnyRow]) -> Result<Vec<ClaimedDelivery>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -113,14 +176,14 @@ impl Store {
             placeholders.join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for row in &rows {
+        for row in rows {
             query = query.bind(text(row, "event_id")?);
         }
         let events: HashMap<String, AnyRow> =
             query.fetch_all(&self.pool).await?.into_iter().map(|r| Ok((text(&r, "id")?, r))).collect::<Result<_>>()?;
         let mut endpoints: HashMap<(String, String), std::result::Result<(String, String), String>> = HashMap::new();
         let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             let kind = EndpointKind::parse(&text(row, "endpoint_kind")?)
                 .ok_or_else(|| Error::Corrupt("unknown endpoint kind".into()))?;
             let endpoint_id = text(row, "endpoint_id")?;
@@ -166,77 +229,37 @@ impl Store {
         counts_for_health: bool,
     ) -> Result<AttemptRow> {
         let now = self.now();
-        let attempt = job.attempts + 1;
-        let success = record.next == Next::Delivered;
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO webhook_attempts (delivery_id, event_id, event, org_id, project_id, call_id, endpoint_id, \
-             url, attempt, status_code, success, error, duration_ms, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-        )
-        .bind(&job.id)
-        .bind(&job.event_id)
-        .bind(&job.event)
-        .bind(&job.org_id)
-        .bind(job.project_id.as_deref())
-        .bind(job.call_id.as_deref())
-        .bind(&job.endpoint_id)
-        .bind(&record.url)
-        .bind(attempt)
-        .bind(record.status_code.map(i64::from))
-        .bind(i64::from(success))
-        .bind(record.error.as_deref())
-        .bind(record.duration_ms)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let (state, next_at) = match record.next {
-            Next::Delivered => ("succeeded", now),
-            Next::RetryAt(at) => ("pending", at),
-            Next::Failed | Next::Gone => ("failed", now),
-        };
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, locked_until = NULL, \
-             url = $4, updated_at = $5 WHERE id = $6",
-        )
-        .bind(state)
-        .bind(attempt)
-        .bind(next_at)
-        .bind(&record.url)
-        .bind(now)
-        .bind(&job.id)
-        .execute(&mut *tx)
-        .await?;
-        if counts_for_health && job.endpoint.is_ok() {
-            let health = Health { kind: job.endpoint_kind, id: &job.endpoint_id, org_id: &job.org_id };
-            match record.next {
-                Next::Delivered => health.recovered(&mut tx).await?,
-                Next::Gone => health.disable(&mut tx, now, "The endpoint answered 410 Gone.").await?,
-                Next::RetryAt(_) | Next::Failed => {
-                    let since = health.failing(&mut tx, now).await?;
-                    if should_disable(policy, Some(since), now) {
-                        let days = policy.disable_after_ms as f64 / 86_400_000.0;
-                        let reason = format!("Every delivery failed for {days} days.");
-                        health.disable(&mut tx, now, &reason).await?;
-                    }
-                }
-            }
+        let row = write_attempt(&mut tx, now, job, record, policy, counts_for_health).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(row)
+    }
+
+    /// Records the attempts of many jobs in one transaction, in order, each
+    /// as [`Store::record_attempt`] would (counting for endpoint health).
+    pub async fn record_attempts(
+        &self,
+        attempts: &[(ClaimedDelivery, AttemptRecord)],
+        policy: &RetryPolicy,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        // A run of successes to one endpoint ends its failure streak once.
+        let mut recovered: HashSet<&str> = HashSet::new();
+        for (job, record) in attempts {
+            let delivered = record.next == Next::Delivered;
+            let again = if delivered {
+                !recovered.insert(&job.endpoint_id)
+            } else {
+                recovered.remove(job.endpoint_id.as_str());
+                false
+            };
+            write_attempt(&mut tx, now, job, record, policy, !again).await?;
         }
         tx.commit().await?;
         self.wake_outbox();
-        Ok(AttemptRow {
-            id,
-            event: job.event.clone(),
-            event_id: job.event_id.clone(),
-            endpoint_id: job.endpoint_id.clone(),
-            url: record.url.clone(),
-            attempt,
-            status_code: record.status_code.map(i64::from),
-            success,
-            error: record.error.clone(),
-            duration_ms: record.duration_ms,
-            created_at: now,
-        })
+        Ok(())
     }
 
     /// The delivery attempts of one call's events across every endpoint,
@@ -470,4 +493,83 @@ impl Health<'_> {
         insert_event(tx, now, &event).await?;
         Ok(())
     }
+}
+
+/// Logs one attempt of `job` inside `tx` and applies its outcome.
+async fn write_attempt(
+    tx: &mut Tx,
+    now: i64,
+    job: &ClaimedDelivery,
+    record: &AttemptRecord,
+    policy: &RetryPolicy,
+    counts_for_health: bool,
+) -> Result<AttemptRow> {
+    let attempt = job.attempts + 1;
+    let success = record.next == Next::Delivered;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO webhook_attempts (delivery_id, event_id, event, org_id, project_id, call_id, endpoint_id, \
+         url, attempt, status_code, success, error, duration_ms, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+    )
+    .bind(&job.id)
+    .bind(&job.event_id)
+    .bind(&job.event)
+    .bind(&job.org_id)
+    .bind(job.project_id.as_deref())
+    .bind(job.call_id.as_deref())
+    .bind(&job.endpoint_id)
+    .bind(&record.url)
+    .bind(attempt)
+    .bind(record.status_code.map(i64::from))
+    .bind(i64::from(success))
+    .bind(record.error.as_deref())
+    .bind(record.duration_ms)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (state, next_at) = match record.next {
+        Next::Delivered => ("succeeded", now),
+        Next::RetryAt(at) => ("pending", at),
+        Next::Failed | Next::Gone => ("failed", now),
+    };
+    sqlx::query(
+        "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, locked_until = NULL, \
+         url = $4, updated_at = $5 WHERE id = $6",
+    )
+    .bind(state)
+    .bind(attempt)
+    .bind(next_at)
+    .bind(&record.url)
+    .bind(now)
+    .bind(&job.id)
+    .execute(&mut **tx)
+    .await?;
+    if counts_for_health && job.endpoint.is_ok() {
+        let health = Health { kind: job.endpoint_kind, id: &job.endpoint_id, org_id: &job.org_id };
+        match record.next {
+            Next::Delivered => health.recovered(tx).await?,
+            Next::Gone => health.disable(tx, now, "The endpoint answered 410 Gone.").await?,
+            Next::RetryAt(_) | Next::Failed => {
+                let since = health.failing(tx, now).await?;
+                if should_disable(policy, Some(since), now) {
+                    let days = policy.disable_after_ms as f64 / 86_400_000.0;
+                    let reason = format!("Every delivery failed for {days} days.");
+                    health.disable(tx, now, &reason).await?;
+                }
+            }
+        }
+    }
+    Ok(AttemptRow {
+        id,
+        event: job.event.clone(),
+        event_id: job.event_id.clone(),
+        endpoint_id: job.endpoint_id.clone(),
+        url: record.url.clone(),
+        attempt,
+        status_code: record.status_code.map(i64::from),
+        success,
+        error: record.error.clone(),
+        duration_ms: record.duration_ms,
+        created_at: now,
+    })
 }

@@ -178,7 +178,15 @@ impl Store {
             for target in &targets {
                 insert_delivery(&mut tx, &event.id, &event.org_id, target, 0, now).await?;
             }
-            sqlx::query("UPDATE events SET dispatched = 1 WHERE id = $1").bind(&event.id).execute(&mut *tx).await?;
+        }
+        if !events.is_empty() {
+            let placeholders: Vec<String> = (1..=events.len()).map(|n| format!("${n}")).collect();
+            let sql = format!("UPDATE events SET dispatched = 1 WHERE id IN ({})", placeholders.join(", "));
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for event in &events {
+                query = query.bind(&event.id);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(events.len())

@@ -90,8 +90,10 @@ pub struct Webhooks {
     pub disable_after_seconds: f64,
     /// Time allowed for one attempt.
     pub attempt_timeout_seconds: f64,
-    /// Deliveries sent at once by this server.
+    /// Deliveries out at once on this server, all endpoints together.
     pub concurrency: usize,
+    /// Deliveries sent to one endpoint at once.
+    pub per_endpoint: usize,
     /// How often due retries are looked for.
     pub poll_interval_ms: u64,
     /// How long a delivery being sent is reserved for its server; after a
@@ -107,6 +109,7 @@ impl Default for Webhooks {
             disable_after_seconds: settings.policy.disable_after_ms as f64 / 1000.0,
             attempt_timeout_seconds: settings.attempt_timeout.as_secs_f64(),
             concurrency: settings.concurrency,
+            per_endpoint: settings.per_endpoint,
             poll_interval_ms: millis(settings.poll_interval),
             lease_seconds: settings.lease.as_secs_f64(),
         }
@@ -129,6 +132,7 @@ impl Webhooks {
             },
             attempt_timeout: Duration::from_secs_f64(self.attempt_timeout_seconds.max(0.001)),
             concurrency: self.concurrency.max(1),
+            per_endpoint: self.per_endpoint.max(1),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
             lease: Duration::from_secs_f64(self.lease_seconds.max(self.attempt_timeout_seconds + 1.0)),
         }

@@ -1,19 +1,29 @@
 //! The webhook worker: fans committed events out into delivery jobs, sends due
 //! jobs through the SSRF-guarded client with both signatures, and records each
-//! attempt. Jobs are claimed under a lease, so after a crash (or on another
-//! node) unfinished jobs are sent again: delivery is at least once.
+//! attempt. It is a pipeline: it claims jobs whenever it has room, sends them
+//! with bounded concurrency overall and per endpoint (in claim order per
+//! endpoint), and a recorder writes the attempts in batches. Jobs are claimed
+//! under a lease, so after a crash (or on another node) unfinished jobs are
+//! sent again: delivery is at least once.
+
+mod endpoints;
+mod recorder;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::HeaderName;
 use switchboard_domain::webhooks::{AttemptResult, Next, RetryPolicy, after_attempt, parse_retry_after};
 use switchboard_store::Store;
-use switchboard_store::deliveries::{AttemptRecord, AttemptRow, ClaimedDelivery};
+use switchboard_store::deliveries::{AttemptRecord, AttemptRow, ClaimLimits, ClaimedDelivery};
 use switchboard_store::webhooks::HookScope;
 
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use self::endpoints::Endpoints;
+use self::recorder::Attempt;
 use crate::outbound::{OutboundClient, signature_headers};
 
 /// `User-Agent` of every delivery.
@@ -27,8 +37,10 @@ pub struct WorkerSettings {
     pub policy: RetryPolicy,
     /// Time allowed for one attempt, response included.
     pub attempt_timeout: Duration,
-    /// Deliveries sent at once.
+    /// Deliveries out at once (claimed and not yet recorded), all endpoints together.
     pub concurrency: usize,
+    /// Deliveries sent to one endpoint at once.
+    pub per_endpoint: usize,
     /// How long a claimed job is reserved for its worker.
     pub lease: Duration,
     /// How often due retries are looked for when nothing wakes the worker.
@@ -40,11 +52,20 @@ impl Default for WorkerSettings {
         WorkerSettings {
             policy: RetryPolicy::default(),
             attempt_timeout: Duration::from_secs(15),
-            concurrency: 32,
+            concurrency: 128,
+            per_endpoint: 32,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
         }
     }
+}
+
+/// One claimed job on its way: the worker's slot it holds and where its
+/// attempt goes.
+struct Outgoing {
+    job: ClaimedDelivery,
+    slot: OwnedSemaphorePermit,
+    attempts: mpsc::Sender<Attempt>,
 }
 
 /// Sends webhooks. Cheap to clone.
@@ -71,41 +92,85 @@ impl Webhooks {
     }
 
     async fn run(self) {
+        let store = &self.inner.store;
         let settings = &self.inner.settings;
+        let capacity = settings.concurrency.max(1);
+        let batch = capacity as i64 * 4;
+        let lease = settings.lease.as_millis() as i64;
+        // While jobs wait, a claim waits until this many more slots are free
+        // than the last one left, so a busy worker claims in batches rather
+        // than once per recorded attempt.
+        let step = (capacity / 8).clamp(1, settings.per_endpoint.max(1));
+        let slots = Arc::new(Semaphore::new(capacity));
+        let freed = Arc::new(Notify::new());
+        let endpoints = Endpoints::default();
+        let (attempts, recorded) = mpsc::channel(capacity);
+        let recorder =
+            recorder::run(store.clone(), settings.policy.clone(), endpoints.clone(), freed.clone(), recorded);
+        tokio::spawn(recorder);
+        let mut sends = JoinSet::new();
+        let mut dispatch_due = true;
         loop {
-            let busy = match self.round().await {
-                Ok(busy) => busy,
-                Err(err) => {
-                    tracing::warn!(error = %err, "webhook worker round failed");
-                    false
+            while sends.try_join_next().is_some() {}
+            if dispatch_due {
+                dispatch_due = match store.dispatch_events(batch).await {
+                    Ok(n) => n as i64 == batch,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not fan out webhook events");
+                        false
+                    }
+                };
+            }
+            let out = endpoints.out();
+            let limits =
+                ClaimLimits { total: slots.available_permits(), per_endpoint: settings.per_endpoint.max(1), out: &out };
+            let backlog = if limits.total == 0 {
+                true
+            } else {
+                match store.claim_deliveries(&limits, lease).await {
+                    Ok(claimed) => {
+                        for job in claimed.jobs {
+                            let Ok(slot) = slots.clone().try_acquire_owned() else { break };
+                            endpoints.claimed(&job.endpoint_id);
+                            let out = Outgoing { job, slot, attempts: attempts.clone() };
+                            sends.spawn(self.clone().send_claimed(out));
+                        }
+                        claimed.left_due
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not claim webhook deliveries");
+                        false
+                    }
                 }
             };
-            if !busy {
+            if dispatch_due {
+                continue;
+            }
+            if backlog {
+                let wanted = slots.available_permits() + step;
+                while slots.available_permits() < wanted.min(capacity) && !dispatch_due {
+                    tokio::select! {
+                        () = freed.notified() => {}
+                        () = store.outbox_woken() => dispatch_due = true,
+                    }
+                }
+            } else {
                 tokio::select! {
-                    () = self.inner.store.outbox_woken() => {}
+                    () = store.outbox_woken() => {}
                     () = tokio::time::sleep(settings.poll_interval) => {}
                 }
+                dispatch_due = true;
             }
         }
     }
 
-    /// Dispatches new events and sends one batch of due jobs; true if there
-    /// was work (so the next round should follow at once).
-    async fn round(&self) -> switchboard_store::Result<bool> {
-        let store = &self.inner.store;
-        let batch = self.inner.settings.concurrency.max(1) as i64 * 4;
-        let dispatched = store.dispatch_events(batch).await?;
-        let lease = self.inner.settings.lease.as_millis() as i64;
-        let jobs = store.claim_deliveries(batch, lease).await?;
-        let sent = jobs.len();
-        futures_util::stream::iter(jobs)
-            .for_each_concurrent(self.inner.settings.concurrency.max(1), |job| async move {
-                if let Err(err) = self.deliver(&job, true).await {
-                    tracing::warn!(error = %err, delivery = %job.id, "could not record a webhook attempt");
-                }
-            })
-            .await;
-        Ok(dispatched > 0 || sent > 0)
+    /// Makes the attempt of one claimed job and hands it to the recorder.
+    async fn send_claimed(self, out: Outgoing) {
+        let Outgoing { job, slot, attempts } = out;
+        let record = self.attempt(&job, true).await;
+        // The recorder is gone only when the worker is stopping: the job is
+        // sent again when its lease runs out.
+        attempts.send(Attempt { job, record, slot }).await.ok();
     }
 
     /// Sends a `webhook.test` event to one org endpoint now and returns the
@@ -118,8 +183,14 @@ impl Webhooks {
     /// Makes one attempt of `job` and records it. With `retry` false the job
     /// ends after this attempt whatever happens.
     async fn deliver(&self, job: &ClaimedDelivery, retry: bool) -> switchboard_store::Result<AttemptRow> {
+        let record = self.attempt(job, retry).await;
+        self.inner.store.record_attempt(job, &record, &self.inner.settings.policy, retry).await
+    }
+
+    /// Makes one attempt of `job` and says what follows from it.
+    async fn attempt(&self, job: &ClaimedDelivery, retry: bool) -> AttemptRecord {
         let settings = &self.inner.settings;
-        let record = match &job.endpoint {
+        match &job.endpoint {
             Err(reason) => AttemptRecord {
                 status_code: None,
                 error: Some(reason.clone()),
@@ -137,8 +208,7 @@ impl Webhooks {
                 };
                 AttemptRecord { status_code: status, error, duration_ms, url: url.clone(), next }
             }
-        };
-        self.inner.store.record_attempt(job, &record, &settings.policy, retry).await
+        }
     }
 
     /// POSTs the payload; returns status, Retry-After (ms), error and duration.

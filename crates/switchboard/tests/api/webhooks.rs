@@ -542,3 +542,33 @@ async fn a_blocked_destination_does_not_reveal_its_address() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_slow_endpoint_gets_its_share_at_once_and_does_not_hold_up_the_others() {
+    let s = TestServer::start_with(|c| {
+        c.webhooks.poll_interval_ms = 10;
+        c.webhooks.concurrency = 4;
+        c.webhooks.per_endpoint = 2;
+    })
+    .await;
+    let rx = WebhookReceiver::start().await;
+    let answer = Duration::from_millis(1500);
+    rx.always("/slow", Reply::slow(answer));
+    org_hook(&s, &rx.url("/slow"), json!(["sms.sent"])).await;
+    org_hook(&s, &rx.url("/fast"), json!(["sms.sent"])).await;
+    for n in 0..6 {
+        emit(&s, EventType::SmsSent, json!({"n": n})).await;
+    }
+    let at = |got: &[Delivery], path: &str| -> Vec<std::time::Instant> {
+        let mut at: Vec<_> = got.iter().filter(|d| d.path == path).map(|d| d.at).collect();
+        at.sort();
+        at
+    };
+    let got = rx.wait_until(Duration::from_secs(30), |d| at(d, "/slow").len() >= 6 && at(d, "/fast").len() >= 6).await;
+    let (slow, fast) = (at(&got, "/slow"), at(&got, "/fast"));
+    for three in slow.windows(3) {
+        let gap = three[2].duration_since(three[0]);
+        assert!(gap >= answer - Duration::from_millis(100), "at most 2 sends to one endpoint at once: {gap:?}");
+    }
+    assert!(fast[5] < slow[0], "the other endpoint got everything while the slow one answered its first two");
+}
