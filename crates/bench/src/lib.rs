@@ -7,6 +7,7 @@ pub mod calls;
 pub mod kb;
 pub mod load;
 pub mod memory;
+mod receiver;
 mod scratch_db;
 pub mod server;
 pub mod webhooks;
