@@ -11,7 +11,7 @@ use switchboard_domain::events::EventType;
 use switchboard_domain::webhooks::{Next, RetryPolicy, pick_due, should_disable};
 
 use crate::events::{EndpointKind, NewEvent, Target, Tx, insert_delivery, insert_event};
-use crate::rows::{flag, int, opt_int, opt_text, text};
+use crate::rows::{ROWS_PER_INSERT, flag, int, opt_int, opt_text, placeholder_rows, text};
 use crate::webhooks::HookScope;
 use crate::{Backend, Error, Result, Store};
 
@@ -120,22 +120,28 @@ impl Store {
             let placeholders: Vec<String> = (3..3 + busy.len()).map(|n| format!("${n}")).collect();
             format!(" AND endpoint_id NOT IN ({})", placeholders.join(", "))
         };
-        let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "SELECT id, endpoint_id FROM webhook_deliveries WHERE ((state = 'pending' AND next_attempt_at <= $1) \
-             OR (state = 'sending' AND locked_until < $1)){skip} ORDER BY next_attempt_at, created_at, id LIMIT $2{lock}"
-        );
         let scan = limits.total.saturating_mul(4).max(1);
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(scan as i64);
-        for endpoint in &busy {
-            query = query.bind(endpoint.as_str());
+        let mut tx = self.begin_write().await?;
+        // Two reads, each in the order of the (state, next_attempt_at) index,
+        // so neither sorts the whole backlog: leases that ran out (their
+        // worker died; few), then jobs that fell due.
+        let mut due = Vec::new();
+        for due_now in ["state = 'sending' AND locked_until < $1", "state = 'pending' AND next_attempt_at <= $1"] {
+            let sql = format!(
+                "SELECT id, endpoint_id FROM webhook_deliveries WHERE {due_now}{skip} \
+                 ORDER BY next_attempt_at LIMIT $2{lock}"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now).bind((scan - due.len()) as i64);
+            for endpoint in &busy {
+                query = query.bind(endpoint.as_str());
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                due.push((text(&row, "id")?, text(&row, "endpoint_id")?));
+            }
+            if due.len() >= scan {
+                break;
+            }
         }
-        let due = query
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| Ok((text(row, "id")?, text(row, "endpoint_id")?)))
-            .collect::<Result<Vec<_>>>()?;
         let scanned_all = due.len() < scan;
         let (picked, left) = pick_due(due, |job| &job.1, limits.total, limits.per_endpoint, limits.out);
         let left_due = left || !scanned_all;
@@ -245,18 +251,7 @@ impl Store {
     ) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        // A run of successes to one endpoint ends its failure streak once.
-        let mut recovered: HashSet<&str> = HashSet::new();
-        for (job, record) in attempts {
-            let delivered = record.next == Next::Delivered;
-            let again = if delivered {
-                !recovered.insert(&job.endpoint_id)
-            } else {
-                recovered.remove(job.endpoint_id.as_str());
-                false
-            };
-            write_attempt(&mut tx, now, job, record, policy, !again).await?;
-        }
+        write_attempts(&mut tx, now, attempts, policy).await?;
         tx.commit().await?;
         self.wake_outbox();
         Ok(())
@@ -506,58 +501,14 @@ async fn write_attempt(
 ) -> Result<AttemptRow> {
     let attempt = job.attempts + 1;
     let success = record.next == Next::Delivered;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO webhook_attempts (delivery_id, event_id, event, org_id, project_id, call_id, endpoint_id, \
-         url, attempt, status_code, success, error, duration_ms, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-    )
-    .bind(&job.id)
-    .bind(&job.event_id)
-    .bind(&job.event)
-    .bind(&job.org_id)
-    .bind(job.project_id.as_deref())
-    .bind(job.call_id.as_deref())
-    .bind(&job.endpoint_id)
-    .bind(&record.url)
-    .bind(attempt)
-    .bind(record.status_code.map(i64::from))
-    .bind(i64::from(success))
-    .bind(record.error.as_deref())
-    .bind(record.duration_ms)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    let (state, next_at) = match record.next {
-        Next::Delivered => ("succeeded", now),
-        Next::RetryAt(at) => ("pending", at),
-        Next::Failed | Next::Gone => ("failed", now),
-    };
-    sqlx::query(
-        "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, locked_until = NULL, \
-         url = $4, updated_at = $5 WHERE id = $6",
-    )
-    .bind(state)
-    .bind(attempt)
-    .bind(next_at)
-    .bind(&record.url)
-    .bind(now)
-    .bind(&job.id)
-    .execute(&mut **tx)
-    .await?;
-    if counts_for_health && job.endpoint.is_ok() {
-        let health = Health { kind: job.endpoint_kind, id: &job.endpoint_id, org_id: &job.org_id };
-        match record.next {
-            Next::Delivered => health.recovered(tx).await?,
-            Next::Gone => health.disable(tx, now, "The endpoint answered 410 Gone.").await?,
-            Next::RetryAt(_) | Next::Failed => {
-                let since = health.failing(tx, now).await?;
-                if should_disable(policy, Some(since), now) {
-                    let days = policy.disable_after_ms as f64 / 86_400_000.0;
-                    let reason = format!("Every delivery failed for {days} days.");
-                    health.disable(tx, now, &reason).await?;
-                }
-            }
-        }
+    let placeholders = placeholder_rows(1, ATTEMPT_BINDS);
+    let sql = format!("INSERT INTO webhook_attempts ({ATTEMPT_INSERT_COLUMNS}) VALUES {placeholders} RETURNING id");
+    let row = bind_attempt(sqlx::query(AssertSqlSafe(sql)), now, job, record).fetch_one(&mut **tx).await?;
+    let id = int(&row, "id")?;
+    let outcome = Outcome::of(job, record, now);
+    outcome.apply(tx, now, &[job.id.as_str()]).await?;
+    if counts_for_health {
+        apply_health(tx, now, job, record, policy).await?;
     }
     Ok(AttemptRow {
         id,
@@ -572,4 +523,146 @@ async fn write_attempt(
         duration_ms: record.duration_ms,
         created_at: now,
     })
+}
+
+/// Logs many attempts inside `tx`: the log rows and the jobs' new states
+/// in a few statements, then each endpoint's health in order.
+async fn write_attempts(
+    tx: &mut Tx,
+    now: i64,
+    attempts: &[(ClaimedDelivery, AttemptRecord)],
+    policy: &RetryPolicy,
+) -> Result<()> {
+    for chunk in attempts.chunks(ROWS_PER_INSERT) {
+        let placeholders = placeholder_rows(chunk.len(), ATTEMPT_BINDS);
+        let sql = format!("INSERT INTO webhook_attempts ({ATTEMPT_INSERT_COLUMNS}) VALUES {placeholders}");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (job, record) in chunk {
+            query = bind_attempt(query, now, job, record);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    // Jobs with the same outcome change state in one statement.
+    let mut outcomes: Vec<(Outcome<'_>, Vec<&str>)> = Vec::new();
+    for (job, record) in attempts {
+        let outcome = Outcome::of(job, record, now);
+        match outcomes.iter_mut().find(|(o, _)| *o == outcome) {
+            Some((_, ids)) => ids.push(&job.id),
+            None => outcomes.push((outcome, vec![&job.id])),
+        }
+    }
+    for (outcome, ids) in &outcomes {
+        for ids in ids.chunks(ROWS_PER_INSERT * 4) {
+            outcome.apply(tx, now, ids).await?;
+        }
+    }
+    // A run of successes to one endpoint ends its failure streak once.
+    let mut recovered: HashSet<&str> = HashSet::new();
+    for (job, record) in attempts {
+        if record.next == Next::Delivered {
+            if !recovered.insert(&job.endpoint_id) {
+                continue;
+            }
+        } else {
+            recovered.remove(job.endpoint_id.as_str());
+        }
+        apply_health(tx, now, job, record, policy).await?;
+    }
+    Ok(())
+}
+
+const ATTEMPT_INSERT_COLUMNS: &str = "delivery_id, event_id, event, org_id, project_id, call_id, endpoint_id, url, \
+     attempt, status_code, success, error, duration_ms, created_at";
+const ATTEMPT_BINDS: usize = 14;
+
+/// Binds one row of [`ATTEMPT_INSERT_COLUMNS`].
+fn bind_attempt<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    now: i64,
+    job: &'q ClaimedDelivery,
+    record: &'q AttemptRecord,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(&job.id)
+        .bind(&job.event_id)
+        .bind(&job.event)
+        .bind(&job.org_id)
+        .bind(job.project_id.as_deref())
+        .bind(job.call_id.as_deref())
+        .bind(&job.endpoint_id)
+        .bind(&record.url)
+        .bind(job.attempts + 1)
+        .bind(record.status_code.map(i64::from))
+        .bind(i64::from(record.next == Next::Delivered))
+        .bind(record.error.as_deref())
+        .bind(record.duration_ms)
+        .bind(now)
+}
+
+/// What an attempt does to its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Outcome<'a> {
+    state: &'static str,
+    attempts: i64,
+    next_at: i64,
+    url: &'a str,
+}
+
+impl<'a> Outcome<'a> {
+    fn of(job: &ClaimedDelivery, record: &'a AttemptRecord, now: i64) -> Self {
+        let (state, next_at) = match record.next {
+            Next::Delivered => ("succeeded", now),
+            Next::RetryAt(at) => ("pending", at),
+            Next::Failed | Next::Gone => ("failed", now),
+        };
+        Outcome { state, attempts: job.attempts + 1, next_at, url: &record.url }
+    }
+
+    async fn apply(&self, tx: &mut Tx, now: i64, ids: &[&str]) -> Result<()> {
+        let placeholders: Vec<String> = (6..6 + ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, locked_until = NULL, \
+             url = $4, updated_at = $5 WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(self.state)
+            .bind(self.attempts)
+            .bind(self.next_at)
+            .bind(self.url)
+            .bind(now);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(&mut **tx).await?;
+        Ok(())
+    }
+}
+
+/// What an attempt says about its endpoint: its failure streak ends or goes
+/// on, and it may be disabled.
+async fn apply_health(
+    tx: &mut Tx,
+    now: i64,
+    job: &ClaimedDelivery,
+    record: &AttemptRecord,
+    policy: &RetryPolicy,
+) -> Result<()> {
+    if job.endpoint.is_err() {
+        return Ok(());
+    }
+    let health = Health { kind: job.endpoint_kind, id: &job.endpoint_id, org_id: &job.org_id };
+    match record.next {
+        Next::Delivered => health.recovered(tx).await,
+        Next::Gone => health.disable(tx, now, "The endpoint answered 410 Gone.").await,
+        Next::RetryAt(_) | Next::Failed => {
+            let since = health.failing(tx, now).await?;
+            if should_disable(policy, Some(since), now) {
+                let days = policy.disable_after_ms as f64 / 86_400_000.0;
+                let reason = format!("Every delivery failed for {days} days.");
+                health.disable(tx, now, &reason).await?;
+            }
+            Ok(())
+        }
+    }
 }

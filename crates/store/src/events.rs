@@ -9,7 +9,7 @@ use switchboard_domain::events::{Envelope, EventType, subscribed};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::time::iso;
 
-use crate::rows::{json, opt_text, text};
+use crate::rows::{ROWS_PER_INSERT, json, opt_text, placeholder_rows, text};
 use crate::{Backend, Result, Store};
 
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -169,15 +169,25 @@ impl Store {
         let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit).fetch_all(&mut *tx).await?;
         let events = rows.iter().map(event_row).collect::<Result<Vec<_>>>()?;
         let mut endpoints = Endpoints::default();
+        let mut jobs = Vec::new();
         for event in &events {
-            let kind = EventType::parse(&event.event);
-            let targets = match kind {
-                Some(kind) => endpoints.targets(&mut tx, event, kind).await?,
-                None => Vec::new(),
-            };
-            for target in &targets {
-                insert_delivery(&mut tx, &event.id, &event.org_id, target, 0, now).await?;
+            if let Some(kind) = EventType::parse(&event.event) {
+                for target in endpoints.targets(&mut tx, event, kind).await? {
+                    jobs.push((event, target));
+                }
             }
+        }
+        for chunk in jobs.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES {}",
+                placeholder_rows(chunk.len(), DELIVERY_BINDS)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (event, target) in chunk {
+                query =
+                    bind_delivery(query, IdKind::WebhookDelivery.new_id(), &event.id, &event.org_id, target, 0, now);
+            }
+            query.execute(&mut *tx).await?;
         }
         if !events.is_empty() {
             let placeholders: Vec<String> = (1..=events.len()).map(|n| format!("${n}")).collect();
@@ -291,6 +301,35 @@ impl Endpoints {
     }
 }
 
+const DELIVERY_COLUMNS: &str = "id, event_id, org_id, endpoint_kind, endpoint_id, url, state, attempts, \
+     next_attempt_at, locked_until, created_at, updated_at";
+const DELIVERY_BINDS: usize = 12;
+
+/// Binds one new job `id` of [`DELIVERY_COLUMNS`], due `now`.
+fn bind_delivery<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    id: String,
+    event_id: &'q str,
+    org_id: &'q str,
+    target: &'q Target,
+    attempts: i64,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(id)
+        .bind(event_id)
+        .bind(org_id)
+        .bind(target.kind.as_str())
+        .bind(&target.id)
+        .bind(&target.url)
+        .bind("pending")
+        .bind(attempts)
+        .bind(now)
+        .bind(None::<i64>)
+        .bind(now)
+        .bind(now)
+}
+
 /// Queues one delivery job, due now. `attempts` is how many attempts the
 /// (event, endpoint) pair already had, so a redelivery continues the count.
 pub(crate) async fn insert_delivery(
@@ -302,20 +341,9 @@ pub(crate) async fn insert_delivery(
     now: i64,
 ) -> Result<String> {
     let id = IdKind::WebhookDelivery.new_id();
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, event_id, org_id, endpoint_kind, endpoint_id, url, state, attempts, \
-         next_attempt_at, locked_until, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, \
-         NULL, $8, $8)",
-    )
-    .bind(&id)
-    .bind(event_id)
-    .bind(org_id)
-    .bind(target.kind.as_str())
-    .bind(&target.id)
-    .bind(&target.url)
-    .bind(attempts)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    let sql =
+        format!("INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) VALUES {}", placeholder_rows(1, DELIVERY_BINDS));
+    let query = sqlx::query(AssertSqlSafe(sql));
+    bind_delivery(query, id.clone(), event_id, org_id, target, attempts, now).execute(&mut **tx).await?;
     Ok(id)
 }

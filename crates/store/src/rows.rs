@@ -43,3 +43,15 @@ pub(crate) fn opt_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
+
+/// Rows per multi-row statement.
+pub(crate) const ROWS_PER_INSERT: usize = 64;
+
+/// `($1, …, $width), ($width+1, …)`: `rows` rows of placeholders.
+pub(crate) fn placeholder_rows(rows: usize, width: usize) -> String {
+    let row = |r: usize| {
+        let columns: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+        format!("({})", columns.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
