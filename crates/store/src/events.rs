@@ -43,33 +43,48 @@ impl NewEvent {
 /// returns its `whe_` id. The envelope is serialised once, here, so every
 /// delivery and every retry sends the same bytes.
 pub(crate) async fn insert_event(tx: &mut Tx, now_ms: i64, event: &NewEvent) -> Result<String> {
-    let id = IdKind::WebhookEvent.new_id();
-    let envelope = Envelope {
-        id: id.clone(),
-        event: event.event,
-        timestamp: iso(now_ms),
-        api_version: switchboard_domain::events::API_VERSION.to_owned(),
-        org_id: event.org_id.clone(),
-        project_id: event.project_id.clone(),
-        agent_id: event.agent_id.clone(),
-        data: event.data.clone(),
-    };
-    let payload = serde_json::to_string(&envelope).map_err(|e| crate::Error::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO events (id, org_id, project_id, agent_id, call_id, event, payload, created_at, dispatched) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
-    )
-    .bind(&id)
-    .bind(&event.org_id)
-    .bind(event.project_id.as_deref())
-    .bind(event.agent_id.as_deref())
-    .bind(event.call_id.as_deref())
-    .bind(event.event.as_str())
-    .bind(payload)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
+    let mut ids = insert_events(tx, now_ms, &[event]).await?;
+    ids.pop().ok_or_else(|| crate::Error::Corrupt("no event id".into()))
+}
+
+/// Writes `events` to the outbox in a few statements, ids in the order given.
+pub(crate) async fn insert_events(tx: &mut Tx, now_ms: i64, events: &[&NewEvent]) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(events.len());
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO events (id, org_id, project_id, agent_id, call_id, event, payload, created_at, dispatched) \
+             VALUES {}",
+            placeholder_rows(chunk.len(), 9)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for event in chunk {
+            let id = IdKind::WebhookEvent.new_id();
+            let envelope = Envelope {
+                id: id.clone(),
+                event: event.event,
+                timestamp: iso(now_ms),
+                api_version: switchboard_domain::events::API_VERSION.to_owned(),
+                org_id: event.org_id.clone(),
+                project_id: event.project_id.clone(),
+                agent_id: event.agent_id.clone(),
+                data: event.data.clone(),
+            };
+            let payload = serde_json::to_string(&envelope).map_err(|e| crate::Error::Corrupt(e.to_string()))?;
+            query = query
+                .bind(id.clone())
+                .bind(event.org_id.clone())
+                .bind(event.project_id.clone())
+                .bind(event.agent_id.clone())
+                .bind(event.call_id.clone())
+                .bind(event.event.as_str())
+                .bind(payload)
+                .bind(now_ms)
+                .bind(0_i64);
+            ids.push(id);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(ids)
 }
 
 /// Which level an endpoint belongs to; its id is a `wh_`, `proj_` or `agent_` id.

@@ -12,7 +12,7 @@ use switchboard_domain::call::CallRecord;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::calls::{answer_in, finish_in};
-use crate::events::{NewEvent, insert_event};
+use crate::events::{NewEvent, insert_events};
 use crate::{Backend, Error, Result, Store};
 
 /// Writes committed in one transaction at most.
@@ -166,9 +166,7 @@ async fn apply(tx: &mut crate::events::Tx, store: &Store, write: &Write) -> Resu
     let now = store.now();
     match write {
         Write::Events(events) => {
-            for event in events {
-                insert_event(tx, now, event).await?;
-            }
+            insert_events(tx, now, &events.iter().collect::<Vec<_>>()).await?;
             Ok(())
         }
         Write::Answered { project_id, call_id, at } => answer_in(tx, project_id, call_id, *at).await,
@@ -177,11 +175,21 @@ async fn apply(tx: &mut crate::events::Tx, store: &Store, write: &Write) -> Resu
     }
 }
 
+/// Commits a group in one transaction, in queue order (event ids follow it,
+/// so a call's events are sent in the order it made them); each run of queued
+/// events goes in together.
 async fn commit_group(store: &Store, writes: &[Write]) -> Result<()> {
     let mut tx = store.begin_write().await?;
+    let mut events = Vec::new();
     for write in writes {
+        if let Write::Events(queued) = write {
+            events.extend(queued.iter());
+            continue;
+        }
+        insert_events(&mut tx, store.now(), &std::mem::take(&mut events)).await?;
         apply(&mut tx, store, write).await?;
     }
+    insert_events(&mut tx, store.now(), &events).await?;
     tx.commit().await?;
     Ok(())
 }
