@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod layers;
+pub mod listener;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;

@@ -2,11 +2,11 @@
 //! services, starts what the node's role runs and serves until shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use switchboard_api::listener::{Listener, PeerAddr};
 use switchboard_api::ratelimit::RateLimiter;
 use switchboard_api::state::Services;
 use switchboard_api::{AppState, router, worker_router};
@@ -215,7 +215,7 @@ pub async fn serve_state(
     }
     let app = if role.serves_api() { router(state.clone()) } else { worker_router(state.clone()) };
     tracing::info!(role = role.as_str(), node_id, "serving");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(Listener(listener), app.into_make_service_with_connect_info::<PeerAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;

@@ -5,7 +5,7 @@
 pub mod failures;
 pub mod key_use;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -18,6 +18,7 @@ use switchboard_domain::tier::{Tier, UNLIMITED_LABEL};
 use switchboard_store::orgs::OrgRow;
 
 use crate::error::ApiError;
+use crate::listener::PeerAddr;
 use crate::ratelimit::Decision;
 use crate::state::AppState;
 
@@ -177,8 +178,8 @@ fn is_write(method: &Method) -> bool {
 /// The peer address of a request; loopback when the server was not told.
 pub fn client_ip(req_extensions: &axum::http::Extensions) -> IpAddr {
     req_extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ConnectInfo(addr)| addr.ip())
+        .get::<ConnectInfo<PeerAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ConnectInfo(PeerAddr(addr))| addr.ip())
 }
 
 /// Middleware for every authenticated route: authenticates, rate-limits, applies

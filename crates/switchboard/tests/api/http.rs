@@ -310,9 +310,8 @@ fn status_and_body(exchange: &str) -> (u16, serde_json::Value) {
 
 /// Header values that are not text (bytes 0x80–0xFF, which HTTP/1.1 lets
 /// through as obs-text) reach our code and get our error body. A control byte
-/// never reaches it: hyper's parser answers 400 with an empty body before any
-/// service runs, and offers no hook to change that answer (its only option,
-/// `ignore_invalid_headers`, would drop the line and serve the request).
+/// never reaches it: hyper's parser refuses the request before any route
+/// runs, and the listener gives that refusal our error body too.
 #[tokio::test]
 async fn header_values_that_are_not_text_are_answered_in_our_format() {
     let s = TestServer::start().await;
@@ -336,8 +335,18 @@ async fn header_values_that_are_not_text_are_answered_in_our_format() {
         assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{request:?}: {exchange}");
         assert_eq!(body["error"], body["message"], "{exchange}");
     }
-    for line in ["X-Test: a\u{1}b\r\n", "X-Test: a\u{7f}b\r\n"] {
+    for line in ["X-Test: a\u{1}b\r\n", "X-Test: a\u{7f}b\r\n", "Authorization: Bearer \u{0}\r\n"] {
         let exchange = raw_exchange(&s.base, head(&format!("{key}{line}")).into_bytes()).await;
-        assert_eq!(status_and_body(&exchange).0, 400, "{exchange}");
+        let (status, body) = status_and_body(&exchange);
+        assert_eq!((status, body["code"].as_str()), (400, Some("MALFORMED_REQUEST")), "{exchange}");
+        assert_eq!(body["error"], body["message"], "{exchange}");
     }
+    // Too many headers are refused by hyper too, in our format.
+    let many: String = (0..120).map(|n| format!("X-Test-{n}: a\r\n")).collect();
+    let exchange = raw_exchange(&s.base, head(&format!("{key}{many}")).into_bytes()).await;
+    let (status, body) = status_and_body(&exchange);
+    assert_eq!((status, body["code"].as_str()), (431, Some("HEADERS_TOO_LARGE")), "{exchange}");
+    // Ordinary answers pass untouched.
+    let exchange = raw_exchange(&s.base, head(&key).into_bytes()).await;
+    assert_eq!(status_and_body(&exchange).0, 200, "{exchange}");
 }
