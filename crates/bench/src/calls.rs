@@ -224,20 +224,18 @@ impl Server {
 
     /// Starts `calls` inbound calls at once and checks every one of them.
     async fn step(&self, calls: usize, options: &CallBenchOptions) -> anyhow::Result<StepReport> {
-        let body = json!({"agent_id": self.agent, "from": "+31612345678", "script": Self::script(options, calls)});
+        let script = Self::script(options, calls);
         let started = Instant::now();
         let sampler = self.sample_live();
         let mut injections = tokio::task::JoinSet::new();
         // Injections in flight are bounded so the harness's own sockets do not
         // run into the file-descriptor limit; the calls themselves all overlap.
         let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(INJECTIONS_IN_FLIGHT));
-        for _ in 0..calls {
-            let (client, url, key, body) = (
-                self.client.clone(),
-                format!("{}/v1/simulator/calls", self.server.base),
-                self.server.key.clone(),
-                body.clone(),
-            );
+        for n in 0..calls {
+            // Every call is a different caller, as calls at once are.
+            let body = json!({"agent_id": self.agent, "from": format!("+3161{n:07}"), "script": script});
+            let (client, url, key) =
+                (self.client.clone(), format!("{}/v1/simulator/calls", self.server.base), self.server.key.clone());
             let in_flight = in_flight.clone();
             injections.spawn(async move {
                 let _permit = in_flight.acquire_owned().await?;
