@@ -11,7 +11,7 @@ use switchboard_domain::events::EventType;
 use switchboard_domain::webhooks::{Next, RetryPolicy, pick_due, should_disable};
 
 use crate::events::{EndpointKind, NewEvent, Target, Tx, insert_delivery, insert_event};
-use crate::rows::{ROWS_PER_INSERT, flag, int, opt_int, opt_text, placeholder_rows, text};
+use crate::rows::{AnyQuery, ROWS_PER_INSERT, flag, int, opt_int, opt_text, placeholder_rows, text};
 use crate::webhooks::HookScope;
 use crate::{Backend, Error, Result, Store};
 
@@ -577,11 +577,11 @@ const ATTEMPT_BINDS: usize = 14;
 
 /// Binds one row of [`ATTEMPT_INSERT_COLUMNS`].
 fn bind_attempt<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    query: AnyQuery<'q>,
     now: i64,
     job: &'q ClaimedDelivery,
     record: &'q AttemptRecord,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+) -> AnyQuery<'q> {
     query
         .bind(&job.id)
         .bind(&job.event_id)

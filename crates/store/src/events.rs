@@ -9,7 +9,7 @@ use switchboard_domain::events::{Envelope, EventType, subscribed};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::time::iso;
 
-use crate::rows::{ROWS_PER_INSERT, json, opt_text, placeholder_rows, text};
+use crate::rows::{AnyQuery, ROWS_PER_INSERT, json, opt_text, placeholder_rows, text};
 use crate::{Backend, Result, Store};
 
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -322,14 +322,14 @@ const DELIVERY_BINDS: usize = 12;
 
 /// Binds one new job `id` of [`DELIVERY_COLUMNS`], due `now`.
 fn bind_delivery<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    query: AnyQuery<'q>,
     id: String,
     event_id: &'q str,
     org_id: &'q str,
     target: &'q Target,
     attempts: i64,
     now: i64,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+) -> AnyQuery<'q> {
     query
         .bind(id)
         .bind(event_id)
