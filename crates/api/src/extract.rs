@@ -46,12 +46,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         } else {
             Bytes::from_request(req, state).await.map_err(body_error)?
         };
-        let trimmed = bytes.trim_ascii();
-        if trimmed.is_empty() || trimmed == b"null" {
-            return Ok(OptionalJson(None));
-        }
-        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        parse_optional_json(&bytes).map(OptionalJson)
     }
+}
+
+/// No body, or JSON `null`, is `None`; anything else must be a JSON object
+/// (whitespace alone is not JSON).
+fn parse_optional_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, ApiError> {
+    if bytes.is_empty() || bytes.trim_ascii() == b"null" {
+        return Ok(None);
+    }
+    parse_json(bytes).map(Some)
 }
 
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
@@ -246,6 +251,17 @@ mod tests {
         assert!(parse_json::<Value>(br#"{"name":"a\\u0000"}"#).is_ok());
         let err = parse_json::<Value>(br#"{"name":"\u0000""#).unwrap_err();
         assert!(err.details.unwrap_or_default()["body"].starts_with("Malformed JSON"));
+    }
+
+    #[test]
+    fn an_optional_body_is_absent_or_null_but_never_whitespace_alone() {
+        assert!(parse_optional_json::<Body>(b"").unwrap().is_none());
+        assert!(parse_optional_json::<Body>(b" null\n").unwrap().is_none());
+        assert_eq!(parse_optional_json::<Body>(br#"{"name":"a"}"#).unwrap().map(|b| b.name).as_deref(), Some("a"));
+        for body in [&b"\r"[..], b" ", b"\n\t"] {
+            let err = parse_optional_json::<Body>(body).unwrap_err();
+            assert!(err.details.unwrap_or_default()["body"].starts_with("Malformed JSON"), "{body:?}");
+        }
     }
 
     #[test]
