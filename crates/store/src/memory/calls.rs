@@ -179,7 +179,6 @@ impl Store {
         };
         drop(conn);
 
-        let _turn = self.memory_write_turn().await;
         let mut tx = self.begin_write().await?;
         let recognised = match recognised {
             Some(r) => identity::touch_customer(&mut tx, scope.project_id, &r.customer_ref, now).await?.then_some(r),
@@ -246,7 +245,6 @@ impl Store {
         fingerprint: &str,
         rules: &MemoryRules,
     ) -> Result<EndOutcome> {
-        let _turn = self.memory_write_turn().await;
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let stored = stored_call(&mut tx, scope.project_id, &req.call_id).await?;

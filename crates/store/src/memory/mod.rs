@@ -22,28 +22,9 @@ pub use import::ImportedCustomer;
 use std::collections::BTreeMap;
 
 use switchboard_domain::memory::Identity;
-use tokio::sync::{Mutex, MutexGuard};
 
-use crate::{Backend, Store};
 use switchboard_domain::memory::quota::QuotaStatus;
 use switchboard_domain::memory::wire::{CallEndResponse, CallStartResponse, OpenIntent, VariableValue};
-
-/// On SQLite one transaction writes at a time, and a writer that finds the
-/// lock taken sleep-polls in steps of up to 100 ms, which turns a burst of
-/// calls into a long latency tail. Memory writes of this process queue here
-/// first, in arrival order, and so meet SQLite's lock only when the one before
-/// them is done. PostgreSQL locks rows, not the database, and skips the queue.
-static SQLITE_WRITE_QUEUE: Mutex<()> = Mutex::const_new(());
-
-impl Store {
-    /// Waits for this process's turn to write memory (SQLite only).
-    async fn memory_write_turn(&self) -> Option<MutexGuard<'static, ()>> {
-        match self.backend() {
-            Backend::Sqlite => Some(SQLITE_WRITE_QUEUE.lock().await),
-            Backend::Postgres => None,
-        }
-    }
-}
 
 /// The tenant every memory operation is confined to: customers belong to a
 /// project; the quota is the org's.
