@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::calls::{answer_in, finish_in};
 use crate::events::{NewEvent, insert_events};
+use crate::memory::{EndOutcome, MemoryEnd, MemoryScope, record_call_end_in};
 use crate::{Backend, Error, Result, Store};
 
 /// Writes committed in one transaction at most.
@@ -31,6 +32,7 @@ enum Write {
     },
     Finished {
         record: Box<CallRecord>,
+        memory: Option<Box<MemoryEnd>>,
         done: oneshot::Sender<Result<()>>,
     },
     /// Answered once everything queued before it is committed.
@@ -93,11 +95,13 @@ impl CallJournal {
         self.send(call_id, write);
     }
 
-    /// Writes a call's end after everything the call queued before it.
-    pub async fn finish(&self, record: CallRecord) -> Result<()> {
+    /// Writes a call's end, with what it saves to its caller's memory, after
+    /// everything the call queued before it.
+    pub async fn finish(&self, record: CallRecord, memory: Option<MemoryEnd>) -> Result<()> {
         let (done, result) = oneshot::channel();
         let call_id = record.id.clone();
-        self.send(&call_id, Write::Finished { record: Box::new(record), done });
+        let write = Write::Finished { record: Box::new(record), memory: memory.map(Box::new), done };
+        self.send(&call_id, write);
         result.await.unwrap_or_else(|_| Err(Error::Conflict("the call journal stopped before the call's end".into())))
     }
 
@@ -149,7 +153,7 @@ async fn write_lane(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
 /// Answers whoever waits for a write.
 fn settle(store: &Store, write: Write, result: Result<()>) {
     match write {
-        Write::Finished { record, done } => {
+        Write::Finished { record, done, .. } => {
             if result.is_ok() {
                 store.debited(&record);
             }
@@ -170,7 +174,12 @@ async fn apply(tx: &mut crate::events::Tx, store: &Store, write: &Write) -> Resu
             Ok(())
         }
         Write::Answered { project_id, call_id, at } => answer_in(tx, project_id, call_id, *at).await,
-        Write::Finished { record, .. } => finish_in(tx, record, now).await,
+        Write::Finished { record, memory, .. } => {
+            if let Some(memory) = memory {
+                save_memory(tx, memory, &record.id, now).await;
+            }
+            finish_in(tx, record, now).await
+        }
         Write::Flush(_) => Ok(()),
     }
 }
@@ -218,5 +227,16 @@ async fn commit_alone(store: &Store, write: &Write) -> Result<()> {
                 pause = (pause * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// Saves a call's memory inside its end's transaction. Memory is never worth
+/// a call's end: a save that fails is logged and leaves the rest as it was.
+async fn save_memory(tx: &mut crate::events::Tx, memory: &MemoryEnd, call_id: &str, now: i64) {
+    let scope = MemoryScope { org_id: &memory.org_id, project_id: &memory.project_id };
+    match record_call_end_in(tx, scope, &memory.request, &memory.rules, now).await {
+        Ok(EndOutcome::Ended(_) | EndOutcome::Replayed(_)) => {}
+        Ok(other) => tracing::info!(call_id, outcome = ?other, "caller memory not saved"),
+        Err(err) => tracing::warn!(call_id, error = %err, "could not save caller memory"),
     }
 }

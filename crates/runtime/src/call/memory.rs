@@ -10,7 +10,7 @@ use switchboard_domain::memory::learned::Learned;
 use switchboard_domain::memory::scoring::Recommendation;
 use switchboard_domain::memory::{EndRequest, IdentityHints, LineType, MemoryRules};
 use switchboard_store::Store;
-use switchboard_store::memory::{EndOutcome, MemoryContext, MemoryScope};
+use switchboard_store::memory::{MemoryContext, MemoryEnd, MemoryScope};
 
 /// Variables read as the caller's name, in order of preference.
 const NAME_KEYS: &[&str] = &["name", "first_name", "customer_name"];
@@ -109,10 +109,10 @@ impl CallerMemory {
         (lines.len() > 1).then(|| lines.join("\n"))
     }
 
-    /// Saves what the call learned: its variables and intents, the caller's
-    /// external ids, and the call itself (so the number is known next time).
-    /// Failures are logged, never fatal.
-    pub async fn save(&self, store: &Store, call_id: &str, learned: &Learned) {
+    /// What the call saves as it ends: its variables and intents, the
+    /// caller's external ids, and the call itself (so the number is known
+    /// next time). The call journal writes it with the call's end.
+    pub fn end(&self, call_id: &str, learned: &Learned) -> MemoryEnd {
         let mut hints = self.hints();
         hints.external_ids.extend(learned.external_ids.clone());
         let request = EndRequest {
@@ -123,11 +123,11 @@ impl CallerMemory {
             intents: learned.intent_updates(),
             variables: learned.variable_writes(self.rules.default_ttl_seconds),
         };
-        let scope = MemoryScope { org_id: &self.org_id, project_id: &self.project_id };
-        match store.memory_record_call(scope, &request, call_id, &self.rules).await {
-            Ok(EndOutcome::Ended(_) | EndOutcome::Replayed(_)) => {}
-            Ok(other) => tracing::info!(call_id, outcome = ?other, "caller memory not saved"),
-            Err(err) => tracing::warn!(call_id, error = %err, "could not save caller memory"),
+        MemoryEnd {
+            org_id: self.org_id.clone(),
+            project_id: self.project_id.clone(),
+            request,
+            rules: self.rules.clone(),
         }
     }
 }

@@ -65,17 +65,18 @@ impl Recorder for StoredCall {
         self.flush();
         let extracted = jobs.extract(&finished).await;
         let Finished { mut record, mut learned, memory, answered, .. } = finished;
-        if let (Some(memory), true) = (&memory, answered) {
+        // Only an answered call has a caller to remember.
+        let memory = memory.filter(|_| answered).map(|memory| {
             if let Some(Ok(data)) = &extracted {
                 learned.extracted(super::memory::extracted_variables(data));
             }
-            memory.save(&jobs.store, &self.call_id, &learned).await;
-        }
+            memory.end(&self.call_id, &learned)
+        });
         if let (Some(Err(problem)), Value::Object(metadata)) = (&extracted, &mut record.metadata) {
             metadata.insert("extraction_error".into(), Value::String(problem.clone()));
         }
         record.extracted_data = extracted.map(|e| e.unwrap_or_else(|_| Value::Object(Default::default())));
-        if let Err(err) = self.journal.finish(record).await {
+        if let Err(err) = self.journal.finish(record, memory).await {
             tracing::error!(call_id = self.call_id, error = %err, "the call's end could not be recorded");
         }
     }

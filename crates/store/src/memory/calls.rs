@@ -16,6 +16,7 @@ use switchboard_domain::time::iso;
 use super::context::{live_variables, open_intents, write_intents, write_variables};
 use super::identity::{self, Found};
 use super::{EndOutcome, MemoryContext, MemoryScope, StartOutcome, quota};
+use crate::events::Tx;
 use crate::rows::{int, opt_int, opt_text, text, to_json};
 use crate::{Error, Result, Store};
 
@@ -245,87 +246,145 @@ impl Store {
         fingerprint: &str,
         rules: &MemoryRules,
     ) -> Result<EndOutcome> {
-        let now = self.now();
         let mut tx = self.begin_write().await?;
-        let stored = stored_call(&mut tx, scope.project_id, &req.call_id).await?;
-        if let Some(call) = stored.as_ref().filter(|c| c.call_end.is_some()) {
-            tx.rollback().await?;
-            return repeated_end(call, fingerprint);
-        }
-        let found = identity::find(&mut tx, scope.project_id, &req.hints).await?;
-        let (customer_ref, call_start, started) = match stored {
-            Some(call) => {
-                if req.customer_ref.as_ref().is_some_and(|r| *r != call.customer_ref) {
-                    tx.rollback().await?;
-                    return Ok(EndOutcome::CustomerMismatch);
-                }
-                (call.customer_ref, call.call_start, true)
+        match end_call_in(&mut tx, scope, req, fingerprint, rules, self.now()).await? {
+            Ending::Keep(outcome) => {
+                tx.commit().await?;
+                Ok(outcome)
             }
-            None => match standalone_customer(&mut tx, scope, req, &found, now, rules).await? {
-                Some(customer_ref) => (customer_ref, now, false),
-                None => {
-                    tx.rollback().await?;
-                    return Ok(EndOutcome::UnknownCustomer);
+            Ending::Discard(outcome) => {
+                tx.rollback().await?;
+                Ok(outcome)
+            }
+            Ending::Raced => {
+                // Another request ended (or started) the call meanwhile (PostgreSQL).
+                tx.rollback().await?;
+                let mut conn = self.pool.acquire().await?;
+                match stored_call(&mut conn, scope.project_id, &req.call_id).await? {
+                    Some(call) => repeated_end(&call, fingerprint),
+                    None => Ok(EndOutcome::AlreadyEnded),
                 }
-            },
-        };
-        // Locks in the order of a start (customer, identifiers, …, quota), so the two never deadlock.
-        identity::touch_customer(&mut tx, scope.project_id, &customer_ref, now).await?;
-        identity::link(&mut tx, scope.project_id, &customer_ref, &found.unowned(&req.hints), now).await?;
-        let intents_updated = write_intents(&mut tx, scope.project_id, &customer_ref, &req.intents, now).await?;
-        let variables_updated = write_variables(&mut tx, scope.project_id, &customer_ref, &req.variables, now).await?;
-        let ended = CallEndResponse {
-            call_id: req.call_id.clone(),
-            customer_ref,
-            call_start: iso(call_start),
-            call_end: iso(now),
-            duration_seconds: (now - call_start).max(0) / 1000,
-            intents_updated,
-            variables_updated,
-        };
-        let recorded = if started {
-            sqlx::query(
-                "UPDATE memory_calls SET call_end = $1, end_fingerprint = $2, end_response = $3 \
-                 WHERE project_id = $4 AND call_id = $5 AND call_end IS NULL",
-            )
-            .bind(now)
-            .bind(fingerprint)
-            .bind(to_json(&ended))
-            .bind(scope.project_id)
-            .bind(&req.call_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1
-        } else {
-            let call = NewCall {
-                call_id: &req.call_id,
-                customer_ref: &ended.customer_ref,
-                ani: req.hints.ani.as_deref(),
-                dnis: req.dnis.as_deref(),
-                call_start: now,
-                call_end: Some(now),
-                start: None,
-                end: Some((fingerprint, to_json(&ended))),
-            };
-            insert_call(&mut tx, scope, call).await?
-        };
-        if !recorded {
-            // Another request ended (or started) the call meanwhile (PostgreSQL).
-            tx.rollback().await?;
-            let mut conn = self.pool.acquire().await?;
-            return match stored_call(&mut conn, scope.project_id, &req.call_id).await? {
-                Some(call) => repeated_end(&call, fingerprint),
-                None => Ok(EndOutcome::AlreadyEnded),
-            };
+            }
         }
-        if let Err(status) = quota::use_one(&mut tx, scope.org_id, now).await? {
-            tx.rollback().await?;
-            return Ok(EndOutcome::QuotaExhausted(status));
-        }
-        tx.commit().await?;
-        Ok(EndOutcome::Ended(ended))
     }
+}
+
+/// A memory end inside a larger write (a call's end in the call journal):
+/// as [`Store::memory_record_call`], under a savepoint, so an end that is
+/// not saved (or fails) leaves the rest of the transaction as it was.
+pub(crate) async fn record_call_end_in(
+    tx: &mut Tx,
+    scope: MemoryScope<'_>,
+    req: &EndRequest,
+    rules: &MemoryRules,
+    now: i64,
+) -> Result<EndOutcome> {
+    let mut savepoint = sqlx::Acquire::begin(&mut **tx).await?;
+    let ending = end_call_in(&mut savepoint, scope, req, &req.call_id, rules, now).await;
+    match ending {
+        Ok(Ending::Keep(outcome)) => {
+            savepoint.commit().await?;
+            Ok(outcome)
+        }
+        Ok(Ending::Discard(outcome)) => {
+            savepoint.rollback().await?;
+            Ok(outcome)
+        }
+        Ok(Ending::Raced) => {
+            savepoint.rollback().await?;
+            Ok(EndOutcome::AlreadyEnded)
+        }
+        Err(err) => {
+            savepoint.rollback().await?;
+            Err(err)
+        }
+    }
+}
+
+/// What a memory end wrote, and whether to keep it.
+enum Ending {
+    Keep(EndOutcome),
+    /// Nothing to keep: the outcome says why.
+    Discard(EndOutcome),
+    /// Another writer ended or started the call between our read and write.
+    Raced,
+}
+
+/// The writes of a memory end on `conn` (a transaction the caller commits
+/// or rolls back as the answer says).
+async fn end_call_in(
+    conn: &mut AnyConnection,
+    scope: MemoryScope<'_>,
+    req: &EndRequest,
+    fingerprint: &str,
+    rules: &MemoryRules,
+    now: i64,
+) -> Result<Ending> {
+    let stored = stored_call(conn, scope.project_id, &req.call_id).await?;
+    if let Some(call) = stored.as_ref().filter(|c| c.call_end.is_some()) {
+        return repeated_end(call, fingerprint).map(Ending::Discard);
+    }
+    let found = identity::find(conn, scope.project_id, &req.hints).await?;
+    let (customer_ref, call_start, started) = match stored {
+        Some(call) => {
+            if req.customer_ref.as_ref().is_some_and(|r| *r != call.customer_ref) {
+                return Ok(Ending::Discard(EndOutcome::CustomerMismatch));
+            }
+            (call.customer_ref, call.call_start, true)
+        }
+        None => match standalone_customer(conn, scope, req, &found, now, rules).await? {
+            Some(customer_ref) => (customer_ref, now, false),
+            None => return Ok(Ending::Discard(EndOutcome::UnknownCustomer)),
+        },
+    };
+    // Locks in the order of a start (customer, identifiers, …, quota), so the two never deadlock.
+    identity::touch_customer(conn, scope.project_id, &customer_ref, now).await?;
+    identity::link(conn, scope.project_id, &customer_ref, &found.unowned(&req.hints), now).await?;
+    let intents_updated = write_intents(conn, scope.project_id, &customer_ref, &req.intents, now).await?;
+    let variables_updated = write_variables(conn, scope.project_id, &customer_ref, &req.variables, now).await?;
+    let ended = CallEndResponse {
+        call_id: req.call_id.clone(),
+        customer_ref,
+        call_start: iso(call_start),
+        call_end: iso(now),
+        duration_seconds: (now - call_start).max(0) / 1000,
+        intents_updated,
+        variables_updated,
+    };
+    let recorded = if started {
+        sqlx::query(
+            "UPDATE memory_calls SET call_end = $1, end_fingerprint = $2, end_response = $3 \
+             WHERE project_id = $4 AND call_id = $5 AND call_end IS NULL",
+        )
+        .bind(now)
+        .bind(fingerprint)
+        .bind(to_json(&ended))
+        .bind(scope.project_id)
+        .bind(&req.call_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1
+    } else {
+        let call = NewCall {
+            call_id: &req.call_id,
+            customer_ref: &ended.customer_ref,
+            ani: req.hints.ani.as_deref(),
+            dnis: req.dnis.as_deref(),
+            call_start: now,
+            call_end: Some(now),
+            start: None,
+            end: Some((fingerprint, to_json(&ended))),
+        };
+        insert_call(conn, scope, call).await?
+    };
+    if !recorded {
+        return Ok(Ending::Raced);
+    }
+    if let Err(status) = quota::use_one(conn, scope.org_id, now).await? {
+        return Ok(Ending::Discard(EndOutcome::QuotaExhausted(status)));
+    }
+    Ok(Ending::Keep(EndOutcome::Ended(ended)))
 }
 
 /// The customer of an end without a start: the `customer_ref` given (if

@@ -26,6 +26,18 @@ use switchboard_domain::memory::Identity;
 use switchboard_domain::memory::quota::QuotaStatus;
 use switchboard_domain::memory::wire::{CallEndResponse, CallStartResponse, OpenIntent, VariableValue};
 
+pub(crate) use calls::record_call_end_in;
+
+/// What a platform call saves to its caller's memory as it ends: written
+/// with the call's end, in the same transaction.
+#[derive(Debug, Clone)]
+pub struct MemoryEnd {
+    pub org_id: String,
+    pub project_id: String,
+    pub request: switchboard_domain::memory::EndRequest,
+    pub rules: switchboard_domain::memory::MemoryRules,
+}
+
 /// The tenant every memory operation is confined to: customers belong to a
 /// project; the quota is the org's.
 #[derive(Debug, Clone, Copy)]

@@ -192,3 +192,32 @@ async fn a_server_url_memory_answer_over_the_limits_falls_back_to_the_agent() {
     assert_eq!(c["transcript"][0]["content"], "From the agent.");
     assert!(c["server_url_error"].as_str().is_some_and(|e| e.contains("memory.variables.note")), "{c}");
 }
+
+#[tokio::test]
+async fn a_call_whose_memory_cannot_be_saved_still_ends_and_is_billed() {
+    let s = TestServer::start_with(|c| c.runtime.clock_speed = 100.0).await;
+    let peer = ServerUrlPeer::start(Answer::Json(json!({}))).await;
+    let agent = s.create_agent(json!({"name": "Front desk", "server_url": peer.url()})).await;
+    // The org's memory allowance is used up: the call's memory is dropped
+    // from its end's transaction, the end itself is written.
+    s.store().set_memory_quota(&s.boot.org_id, Some(0)).await.expect("quota");
+    let before = s.get("/v1/credits").await.body["balance"].as_f64().unwrap_or_default();
+    let call = s.inbound_call(&agent, json!([{"say": "Hi, it's Jane"}, {"hangup": true}])).await;
+    let ended = s.finished_call(&call).await;
+    assert_eq!(ended["status"], "completed", "{ended}");
+    let cost = ended["total_cost"].as_f64().unwrap_or_default();
+    assert!(cost > 0.0, "{ended}");
+    let after = s.get("/v1/credits").await.body["balance"].as_f64().unwrap_or_default();
+    assert!((before - cost - after).abs() < 1e-9, "billed once: {before} - {cost} = {after}");
+    // With room again, the next call from the number is a stranger (nothing
+    // was remembered), and the one after is recognised.
+    s.store().set_memory_quota(&s.boot.org_id, None).await.expect("quota");
+    for _ in 0..2 {
+        let next = s.inbound_call(&agent, json!([{"hangup": true}])).await;
+        s.finished_call(&next).await;
+    }
+    let started: Vec<Value> = peer.events("call.started").into_iter().map(|r| r.body).collect();
+    assert_eq!(started.len(), 3);
+    assert!(started[1]["caller"]["customer_ref"].is_null(), "{}", started[1]["caller"]);
+    assert!(started[2]["caller"]["customer_ref"].is_string(), "{}", started[2]["caller"]);
+}
