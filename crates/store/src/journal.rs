@@ -8,6 +8,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use switchboard_domain::call::CallRecord;
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +19,8 @@ use crate::{Backend, Error, Result, Store};
 
 /// Writes committed in one transaction at most.
 const GROUP: usize = 512;
+/// Memory saves of one group run at once on PostgreSQL.
+const MEMORY_SAVES_AT_ONCE: usize = 8;
 /// The longest pause between retries of a write the database refused.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -175,7 +178,7 @@ async fn apply(tx: &mut crate::events::Tx, store: &Store, write: &Write) -> Resu
         }
         Write::Answered { project_id, call_id, at } => answer_in(tx, project_id, call_id, *at).await,
         Write::Finished { record, memory, .. } => {
-            if let Some(memory) = memory {
+            if let Some(memory) = memory.as_ref().filter(|_| store.backend() == Backend::Sqlite) {
                 save_memory(tx, memory, &record.id, now).await;
             }
             finish_in(tx, record, now).await
@@ -188,6 +191,18 @@ async fn apply(tx: &mut crate::events::Tx, store: &Store, write: &Write) -> Resu
 /// so a call's events are sent in the order it made them); each run of queued
 /// events goes in together.
 async fn commit_group(store: &Store, writes: &[Write]) -> Result<()> {
+    if store.backend() == Backend::Postgres {
+        // Memory's row locks held for a whole group would queue the other
+        // lanes behind it: on PostgreSQL each call's memory commits on its
+        // own, just before the group with its end.
+        let mut saves = Vec::new();
+        for write in writes {
+            if let Write::Finished { record, memory: Some(memory), .. } = write {
+                saves.push(save_memory_alone(store, memory, &record.id));
+            }
+        }
+        futures_util::stream::iter(saves).buffer_unordered(MEMORY_SAVES_AT_ONCE).collect::<Vec<()>>().await;
+    }
     let mut tx = store.begin_write().await?;
     let mut events = Vec::new();
     for write in writes {
@@ -230,11 +245,22 @@ async fn commit_alone(store: &Store, write: &Write) -> Result<()> {
     }
 }
 
-/// Saves a call's memory inside its end's transaction. Memory is never worth
-/// a call's end: a save that fails is logged and leaves the rest as it was.
+/// Saves a call's memory inside its end's transaction (SQLite). Memory is
+/// never worth a call's end: a save that fails is logged and leaves the rest
+/// as it was.
 async fn save_memory(tx: &mut crate::events::Tx, memory: &MemoryEnd, call_id: &str, now: i64) {
     let scope = MemoryScope { org_id: &memory.org_id, project_id: &memory.project_id };
-    match record_call_end_in(tx, scope, &memory.request, &memory.rules, now).await {
+    log_memory(call_id, record_call_end_in(tx, scope, &memory.request, &memory.rules, now).await);
+}
+
+/// Saves a call's memory in a transaction of its own (PostgreSQL).
+async fn save_memory_alone(store: &Store, memory: &MemoryEnd, call_id: &str) {
+    let scope = MemoryScope { org_id: &memory.org_id, project_id: &memory.project_id };
+    log_memory(call_id, store.memory_record_call(scope, &memory.request, call_id, &memory.rules).await);
+}
+
+fn log_memory(call_id: &str, outcome: Result<EndOutcome>) {
+    match outcome {
         Ok(EndOutcome::Ended(_) | EndOutcome::Replayed(_)) => {}
         Ok(other) => tracing::info!(call_id, outcome = ?other, "caller memory not saved"),
         Err(err) => tracing::warn!(call_id, error = %err, "could not save caller memory"),
