@@ -20,7 +20,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::load::{
-    Latencies, Load, Window, error_kind, error_lines, load_average, load_client, run_clients, summarize,
+    Latencies, Load, Window, error_kind, error_lines, load_average, load_average_line, load_client, run_clients,
+    summarize,
 };
 use crate::scratch_db::Database;
 use crate::server::BenchServer;
@@ -473,13 +474,8 @@ pub fn render_table(report: &Report) -> String {
     let _ = writeln!(out, "  machine:     {} CPUs, {} build", report.cpus, report.build);
     let _ = writeln!(out, "  org tier:    {}", report.org_tier);
     let _ = writeln!(out, "  caches:      keys, orgs and agents, TTL {} ms (auth.cache_ttl_ms)", report.cache_ttl_ms);
-    let unknown = || "unknown".to_owned();
-    let _ = writeln!(
-        out,
-        "  load avg:    {} before, {} after",
-        report.load_average_before.clone().unwrap_or_else(unknown),
-        report.load_average_after.clone().unwrap_or_else(unknown)
-    );
+    let load = load_average_line(report.load_average_before.as_deref(), report.load_average_after.as_deref());
+    let _ = writeln!(out, "{load}");
     let _ = writeln!(out);
     write_rows(&mut out, &report.scenarios);
     let _ = writeln!(out);

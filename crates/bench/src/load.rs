@@ -149,6 +149,11 @@ pub fn load_average() -> Option<String> {
     Some(loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }
 
+/// The report line of the machine's load average before and after a run.
+pub fn load_average_line(before: Option<&str>, after: Option<&str>) -> String {
+    format!("  load avg:    {} before, {} after", before.unwrap_or("unknown"), after.unwrap_or("unknown"))
+}
+
 /// `errors in <scenario>: <kind> xN, ...` lines for scenarios that had errors.
 pub fn error_lines<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Latencies)>) -> String {
     let mut out = String::new();

@@ -18,7 +18,8 @@ use switchboard_store::Store;
 use switchboard_store::memory::{ImportedCustomer, MemoryScope};
 
 use crate::load::{
-    Latencies, Load, Window, error_kind, error_lines, load_average, load_client, run_clients, summarize,
+    Latencies, Load, Window, error_kind, error_lines, load_average, load_average_line, load_client, run_clients,
+    summarize,
 };
 use crate::scratch_db::Database;
 use crate::server::BenchServer;
@@ -348,13 +349,8 @@ pub fn render_table(report: &MemoryBenchReport) -> String {
         report.concurrency, report.seconds
     );
     let _ = writeln!(out, "  machine:     {} CPUs, {} build", report.cpus, report.build);
-    let unknown = || "unknown".to_owned();
-    let _ = writeln!(
-        out,
-        "  load avg:    {} before, {} after",
-        report.load_average_before.clone().unwrap_or_else(unknown),
-        report.load_average_after.clone().unwrap_or_else(unknown)
-    );
+    let load = load_average_line(report.load_average_before.as_deref(), report.load_average_after.as_deref());
+    let _ = writeln!(out, "{load}");
     let _ = writeln!(out);
     let _ = writeln!(
         out,
