@@ -121,6 +121,17 @@ impl EventType {
     pub const fn subscribable(self) -> bool {
         !matches!(self, EventType::WebhookTest)
     }
+
+    /// The fields of `data` that the seed prints at the top level of this
+    /// event's delivery (Staffify's flat `call.gather.completed`), so a
+    /// receiver written against the seed finds them where it looks; they stay
+    /// in `data` as well.
+    pub const fn top_level_fields(self) -> &'static [&'static str] {
+        match self {
+            EventType::CallGatherCompleted => &["call_id", "status", "input"],
+            _ => &[],
+        }
+    }
 }
 
 impl Serialize for EventType {
@@ -167,11 +178,68 @@ pub struct Envelope {
     pub project_id: Option<String>,
     pub agent_id: Option<String>,
     pub data: serde_json::Value,
+    /// Copies of `data`'s [`EventType::top_level_fields`].
+    #[serde(flatten)]
+    pub top_level: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where an event happened, for its envelope.
+#[derive(Debug, Clone, Copy)]
+pub struct EventScope<'a> {
+    pub org_id: &'a str,
+    pub project_id: Option<&'a str>,
+    pub agent_id: Option<&'a str>,
+}
+
+impl Envelope {
+    /// The envelope of event `id` of kind `event`, raised at `timestamp`.
+    pub fn new(
+        id: String,
+        event: EventType,
+        timestamp: String,
+        scope: EventScope<'_>,
+        data: serde_json::Value,
+    ) -> Self {
+        let top_level = event
+            .top_level_fields()
+            .iter()
+            .filter_map(|field| data.get(*field).map(|value| ((*field).to_owned(), value.clone())))
+            .collect();
+        Envelope {
+            id,
+            event,
+            timestamp,
+            api_version: API_VERSION.to_owned(),
+            org_id: scope.org_id.to_owned(),
+            project_id: scope.project_id.map(str::to_owned),
+            agent_id: scope.agent_id.map(str::to_owned),
+            data,
+            top_level,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gather_result_is_also_at_the_top_level_as_the_seed_prints_it() {
+        let scope = EventScope { org_id: "org_1", project_id: Some("proj_1"), agent_id: Some("agent_1") };
+        let data = serde_json::json!({"call_id": "call_1", "agent_id": "agent_1", "status": "timeout", "input": null});
+        let gather = Envelope::new("whe_1".into(), EventType::CallGatherCompleted, "t".into(), scope, data.clone());
+        let json = serde_json::to_value(&gather).unwrap();
+        assert_eq!(json["event"], "call.gather.completed");
+        assert_eq!(
+            (&json["call_id"], &json["agent_id"], &json["status"]),
+            (&data["call_id"], &data["agent_id"], &data["status"])
+        );
+        assert!(json.as_object().unwrap().contains_key("input") && json["input"].is_null());
+        assert_eq!(json["data"], data);
+        assert_eq!(serde_json::from_value::<Envelope>(json).unwrap(), gather);
+        let ended = Envelope::new("whe_2".into(), EventType::CallEnded, "t".into(), scope, data);
+        assert!(serde_json::to_value(&ended).unwrap().get("status").is_none(), "other events keep data nested");
+    }
 
     #[test]
     fn every_name_round_trips_and_is_unique() {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
-use switchboard_domain::events::{Envelope, EventType, subscribed};
+use switchboard_domain::events::{Envelope, EventScope, EventType, subscribed};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::time::iso;
 
@@ -59,16 +59,12 @@ pub(crate) async fn insert_events(tx: &mut Tx, now_ms: i64, events: &[&NewEvent]
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for event in chunk {
             let id = IdKind::WebhookEvent.new_id();
-            let envelope = Envelope {
-                id: id.clone(),
-                event: event.event,
-                timestamp: iso(now_ms),
-                api_version: switchboard_domain::events::API_VERSION.to_owned(),
-                org_id: event.org_id.clone(),
-                project_id: event.project_id.clone(),
-                agent_id: event.agent_id.clone(),
-                data: event.data.clone(),
+            let scope = EventScope {
+                org_id: &event.org_id,
+                project_id: event.project_id.as_deref(),
+                agent_id: event.agent_id.as_deref(),
             };
+            let envelope = Envelope::new(id.clone(), event.event, iso(now_ms), scope, event.data.clone());
             let payload = serde_json::to_string(&envelope).map_err(|e| crate::Error::Corrupt(e.to_string()))?;
             query = query
                 .bind(id.clone())

@@ -73,6 +73,8 @@ pub enum Brain {
 pub enum GatherStatus {
     Completed,
     Timeout,
+    /// The call was transferred or ended while the gather still waited.
+    Cancelled,
 }
 
 /// One keypad collection asked for through the API, kept in the call's

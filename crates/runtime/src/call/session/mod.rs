@@ -850,18 +850,28 @@ impl Session {
     }
 
     fn finish_gather(&mut self, status: GatherStatus) {
+        self.close_gather(status, None);
+        if !self.speech.speaking() {
+            self.arm_silence();
+        }
+    }
+
+    /// Ends the running gather, if any, and reports it: `reason` says what
+    /// cancelled one (`transfer`, `call_ended`).
+    fn close_gather(&mut self, status: GatherStatus, reason: Option<&str>) {
         if let Some(gather) = self.gather.take() {
             let input = (status == GatherStatus::Completed).then_some(gather.digits);
-            self.emit(EventType::CallGatherCompleted, json!({"status": status, "input": input}));
+            let mut data = json!({"status": status, "input": input});
+            if let Some(reason) = reason {
+                data["reason"] = json!(reason);
+            }
+            self.emit(EventType::CallGatherCompleted, data);
             self.gather_results.push(GatherResult {
                 prompt: gather.request.prompt,
                 status,
                 input,
                 at: iso(self.now.epoch_ms),
             });
-        }
-        if !self.speech.speaking() {
-            self.arm_silence();
         }
     }
 
@@ -965,10 +975,11 @@ impl Session {
     }
 
     /// A requested transfer went through: the command succeeds and the agent
-    /// stops listening; the call ends when the transferred leg does.
+    /// stops listening (a gather waiting for digits is cancelled); the call
+    /// ends when the transferred leg does, which `transfer.completed` reports.
     fn transfer_connected(&mut self) {
         if let Some(pending) = self.transfer.take() {
-            self.emit(EventType::TransferCompleted, json!({"to": pending.destination}));
+            self.close_gather(GatherStatus::Cancelled, Some("transfer"));
             if let Some(reply) = pending.reply {
                 self.reply(reply, Ok(()));
             }
@@ -1020,15 +1031,7 @@ impl Session {
             None => self.cut_at_limit.unwrap_or_else(|| self.since_answer()),
         };
         let ending = self.ending.unwrap_or(Ending::answered(EndedReason::Error));
-        if let Some(gather) = self.gather.take() {
-            self.emit(EventType::CallGatherCompleted, json!({"status": GatherStatus::Timeout, "input": null}));
-            self.gather_results.push(GatherResult {
-                prompt: gather.request.prompt,
-                status: GatherStatus::Timeout,
-                input: None,
-                at: iso(now.epoch_ms),
-            });
-        }
+        self.close_gather(GatherStatus::Cancelled, Some("call_ended"));
         if let Some(turn) = self.turn.take()
             && let Some(line) = turn.line()
         {
@@ -1055,6 +1058,10 @@ impl Session {
         record.cost = price_call(duration_seconds, transfer_seconds, record.rate_per_minute, None, 0);
         record.transfer_duration_seconds = transfer_seconds;
         record.transferred_to = self.transferred.map(|(to, _, _)| to);
+        if let Some(to) = &record.transferred_to {
+            let data = json!({"to": to, "duration_seconds": transfer_seconds});
+            self.out.push(Effect::Emit(EventType::TransferCompleted, data));
+        }
         record.transcript = self.speech.transcript();
         record.language = Some(self.agent.language.clone());
         if let Value::Object(map) = &mut record.metadata {

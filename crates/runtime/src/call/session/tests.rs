@@ -403,6 +403,50 @@ fn a_transferred_leg_is_cut_when_the_credit_runs_out_and_billed_to_that_point() 
 }
 
 #[test]
+fn a_transfer_completes_when_its_leg_ends_and_cancels_a_waiting_gather() {
+    let mut call = Call::new(Options { model: false, ..Options::default() });
+    call.answered();
+    let request = GatherRequest { prompt: "Your PIN?".into(), max_digits: 4, terminator: None, timeout_seconds: 30 };
+    call.feed(10, Input::Command(1, CallCommand::Gather(request)));
+    let effects = call.feed(1_000, Input::Command(2, CallCommand::Transfer { destination: "+31850099999".into() }));
+    assert_eq!(emitted(&effects, EventType::TransferInitiated), vec![json!({"to": "+31850099999"})]);
+    let connected = call.event(0, TransportEvent::TransferConnected);
+    assert!(connected.contains(&Effect::Reply(2, Ok(()))));
+    assert!(emitted(&connected, EventType::TransferCompleted).is_empty(), "the leg has only begun");
+    assert_eq!(
+        emitted(&connected, EventType::CallGatherCompleted),
+        vec![json!({"status": "cancelled", "input": null, "reason": "transfer"})]
+    );
+    // The gather's own deadline passing later reports nothing more.
+    let later = call.feed(40_000, Input::Timer);
+    assert!(emitted(&later, EventType::CallGatherCompleted).is_empty());
+    call.event(2_000, TransportEvent::TransferCompleted { duration_seconds: 42 });
+    let (effects, finished) = call.finish();
+    assert_eq!(
+        emitted(&effects, EventType::TransferCompleted),
+        vec![json!({"to": "+31850099999", "duration_seconds": 42})]
+    );
+    assert!(emitted(&effects, EventType::CallGatherCompleted).is_empty(), "reported once");
+    assert_eq!(finished.record.metadata["gather_results"][0]["status"], "cancelled");
+}
+
+#[test]
+fn a_gather_cut_by_the_end_of_the_call_is_cancelled_not_timed_out() {
+    let mut call = Call::new(Options { model: false, ..Options::default() });
+    call.answered();
+    let request = GatherRequest { prompt: "Your PIN?".into(), max_digits: 4, terminator: None, timeout_seconds: 30 };
+    call.feed(10, Input::Command(1, CallCommand::Gather(request)));
+    call.event(1_000, TransportEvent::HungUp);
+    let (effects, finished) = call.finish();
+    assert_eq!(
+        emitted(&effects, EventType::CallGatherCompleted),
+        vec![json!({"status": "cancelled", "input": null, "reason": "call_ended"})]
+    );
+    assert!(emitted(&effects, EventType::TransferCompleted).is_empty(), "no transfer, no transfer.completed");
+    assert_eq!(finished.record.metadata["gather_results"][0]["status"], "cancelled");
+}
+
+#[test]
 fn a_leg_the_caller_ends_is_billed_for_the_time_it_lasted() {
     let mut call = Call::new(Options { model: false, ..Options::default() });
     call.answered();
