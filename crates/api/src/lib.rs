@@ -10,6 +10,7 @@ pub mod layers;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;
+pub mod query_params;
 pub mod ratelimit;
 pub mod routes;
 pub mod state;
@@ -74,8 +75,11 @@ pub fn worker_router(state: AppState) -> Router {
 /// The complete application: every route and every cross-cutting layer.
 pub fn router(state: AppState) -> Router {
     let (public, authed, doc) = assemble();
+    let known = std::sync::Arc::new(query_params::KnownParams::from_doc(&doc));
+    let public = public.route_layer(from_fn_with_state(known.clone(), query_params::reject_unknown));
     let authed = authed
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .route_layer(from_fn_with_state(known, query_params::reject_unknown))
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     let doc_json = doc.clone();
     let app = Router::new()

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::addresses::{self, AddressFields, AddressStatus, DocumentFormat, DocumentType};
+use switchboard_domain::ids::IdKind;
 use switchboard_domain::page::{resolve_limit, split_page};
 use switchboard_domain::phone_numbers::countries;
 use switchboard_domain::time::iso;
@@ -234,7 +235,8 @@ async fn list_addresses(
     Query(page): Query<super::PageQuery>,
 ) -> Result<axum::Json<AddressList>> {
     let limit = resolve_limit(page.limit).map_err(|m| ApiError::invalid_field("limit", m))?;
-    let rows = state.store.addresses(&caller.org.id, page.after.as_deref(), limit).await?;
+    let rows =
+        state.store.addresses(&caller.org.id, super::cursor(page.after.as_deref(), IdKind::Address)?, limit).await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(AddressList { addresses: rows.into_iter().map(Address::view).collect(), next_cursor }))
 }

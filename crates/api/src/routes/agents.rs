@@ -187,7 +187,8 @@ async fn list_agents(
 ) -> Result<axum::Json<AgentList>> {
     let limit = limit(q.limit)?;
     let filter = if q.archived.unwrap_or(false) { ArchiveFilter::Archived } else { ArchiveFilter::Active };
-    let rows = state.store.agents(&scope.project_id, filter, q.after.as_deref(), limit).await?;
+    let rows =
+        state.store.agents(&scope.project_id, filter, super::cursor(q.after.as_deref(), IdKind::Agent)?, limit).await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(AgentList { agents: rows.into_iter().map(|r| Agent::view(r, false)).collect(), next_cursor }))
 }
@@ -325,7 +326,7 @@ async fn audit_log(
     let limit = limit(page.limit)?;
     let rows = state
         .store
-        .agent_audit(&scope.project_id, &agent_id, page.after.as_deref(), limit)
+        .agent_audit(&scope.project_id, &agent_id, super::cursor(page.after.as_deref(), IdKind::AuditEntry)?, limit)
         .await
         .or_not_found("Agent not found")?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_domain::call::{CallRecord, CallStatus, Direction, Disposition, EndedReason};
+use switchboard_domain::ids::IdKind;
 use switchboard_domain::money::to_eur;
 use switchboard_domain::page::split_page;
 use switchboard_domain::phone::{DTMF_PROBLEM, Dtmf, E164};
@@ -138,7 +139,7 @@ pub struct CallList {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallListQuery {
-    /// Agent public id.
+    /// Agent public id (`agent_…`); an agent the project does not have is 404.
     pub agent_id: Option<String>,
     pub status: Option<CallStatus>,
     pub disposition: Option<Disposition>,
@@ -154,21 +155,34 @@ pub struct CallListQuery {
     pub limit: Option<u32>,
 }
 
+/// The filters of `GET /v1/calls`, without its paging.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
-    /// Agent public id.
+    /// Agent public id (`agent_…`); an agent the project does not have is 404.
     pub agent_id: Option<String>,
+    pub status: Option<CallStatus>,
+    pub disposition: Option<Disposition>,
+    /// Start date `YYYY-MM-DD` (UTC, inclusive).
     #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
     pub from_date: Option<String>,
+    /// End date `YYYY-MM-DD` (UTC, inclusive).
     #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
     pub to_date: Option<String>,
 }
 
+/// The filters the summary applied; those not given are left out.
 #[derive(Serialize, ToSchema)]
 pub struct SummaryFilters {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<CallStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<Disposition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub from_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub to_date: Option<String>,
 }
 
@@ -273,6 +287,7 @@ pub struct GatherBody {
 #[derive(Serialize, ToSchema)]
 pub struct GatherAccepted {
     pub message: String,
+    /// The call's public id (not a number: Switchboard has no numeric ids).
     pub call_id: String,
 }
 
@@ -298,17 +313,28 @@ fn date_bound(field: &str, value: Option<&str>, end: bool) -> Result<Option<i64>
         .transpose()
 }
 
-fn filter(agent_id: Option<String>, from: Option<&str>, to: Option<&str>) -> Result<CallFilter> {
+/// The store filter for the list's and the summary's query: dates checked,
+/// and an agent id that is not an agent of the project refused rather than
+/// answered with an empty result.
+async fn filter(state: &AppState, scope: &ProjectScope, q: &SummaryQuery) -> Result<CallFilter> {
     let filter = CallFilter {
-        agent_id,
-        from_ms: date_bound("from_date", from, false)?,
-        until_ms: date_bound("to_date", to, true)?,
-        ..CallFilter::default()
+        agent_id: q.agent_id.clone(),
+        status: q.status,
+        disposition: q.disposition,
+        from_ms: date_bound("from_date", q.from_date.as_deref(), false)?,
+        until_ms: date_bound("to_date", q.to_date.as_deref(), true)?,
     };
     if let (Some(from), Some(until)) = (filter.from_ms, filter.until_ms)
         && from >= until
     {
         return Err(ApiError::invalid_field("to_date", "Must not be before from_date."));
+    }
+    if let Some(agent_id) = &filter.agent_id {
+        if !IdKind::Agent.matches(agent_id) {
+            let message = "Must be an agent id (`agent_…`); Switchboard has no numeric ids.";
+            return Err(ApiError::invalid_field("agent_id", message));
+        }
+        state.store.agent(&scope.project_id, agent_id).await.or_not_found("Agent not found")?;
     }
     Ok(filter)
 }
@@ -325,10 +351,16 @@ async fn list_calls(
         Some(n) if (1..=100).contains(&n) => n,
         Some(_) => return Err(ApiError::invalid_field("limit", "Must be between 1 and 100.")),
     };
-    let mut filter = filter(q.agent_id, q.from_date.as_deref(), q.to_date.as_deref())?;
-    filter.status = q.status;
-    filter.disposition = q.disposition;
-    let rows = state.store.calls(&scope.project_id, &filter, q.after.as_deref(), limit).await?;
+    let filters = SummaryQuery {
+        agent_id: q.agent_id,
+        status: q.status,
+        disposition: q.disposition,
+        from_date: q.from_date,
+        to_date: q.to_date,
+    };
+    let filter = filter(&state, &scope, &filters).await?;
+    let rows =
+        state.store.calls(&scope.project_id, &filter, super::cursor(q.after.as_deref(), IdKind::Call)?, limit).await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(CallList { calls: rows.into_iter().map(|r| Call::view(r, false)).collect(), next_cursor }))
 }
@@ -356,14 +388,16 @@ async fn create_call(
     Ok((StatusCode::CREATED, axum::Json(Call::view(record, false))))
 }
 
-/// Aggregate stats for a date range.
+/// Aggregate stats for a date range, over the calls `GET /v1/calls` would
+/// list with the same filters (`agent_id`, `status`, `disposition`,
+/// `from_date`, `to_date`).
 #[utoipa::path(get, path = "/v1/calls/summary", tag = "Calls", params(SummaryQuery), responses((status = 200, body = CallSummary)))]
 async fn summary(
     State(state): State<AppState>,
     scope: ProjectScope,
     Query(q): Query<SummaryQuery>,
 ) -> Result<axum::Json<CallSummary>> {
-    let filter = filter(q.agent_id.clone(), q.from_date.as_deref(), q.to_date.as_deref())?;
+    let filter = filter(&state, &scope, &q).await?;
     let totals = state.store.call_totals(&scope.project_id, &filter).await?;
     Ok(axum::Json(CallSummary {
         total_calls: totals.total_calls,
@@ -376,7 +410,13 @@ async fn summary(
         total_cost: to_eur(totals.total_cost),
         total_recording_cost: to_eur(totals.total_recording_cost),
         total_llm_discount: to_eur(totals.total_llm_discount),
-        filters: SummaryFilters { agent_id: q.agent_id, from_date: q.from_date, to_date: q.to_date },
+        filters: SummaryFilters {
+            agent_id: q.agent_id,
+            status: q.status,
+            disposition: q.disposition,
+            from_date: q.from_date,
+            to_date: q.to_date,
+        },
     }))
 }
 
@@ -469,8 +509,14 @@ async fn transfer_call(
     Ok(axum::Json(TransferAccepted { success: true, destination: destination.into_string() }))
 }
 
-/// Say a prompt and collect keypad digits; the result lands on the call and in
-/// the `call.gather.completed` event.
+/// Say a prompt and collect keypad digits; the result lands on the call
+/// (`metadata.gather_results`) and in the `call.gather.completed` event
+/// (`status` `completed`, `timeout`, or `cancelled` when the call is
+/// transferred or ends first).
+///
+/// The 202 answer's `call_id` is the call's public id (`call_…`), the one
+/// every path and event uses. Staffify answers an internal number there;
+/// Switchboard has no numeric ids, so a number could be used nowhere.
 #[utoipa::path(post, path = "/v1/calls/{call_id}/gather", tag = "Calls", params(("call_id" = String, Path)),
     request_body = GatherBody,
     responses((status = 202, body = GatherAccepted),

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Deserializer, Serialize};
+use switchboard_domain::ids::IdKind;
 use switchboard_domain::memory::IdentityHints;
 use switchboard_domain::messaging::{self, Channel, Sender};
 use switchboard_domain::page::{resolve_limit, split_page};
@@ -232,7 +233,10 @@ async fn list_contacts(
 ) -> Result<axum::Json<ContactList>> {
     let limit = resolve_limit(q.limit).map_err(|m| ApiError::invalid_field("limit", m))?;
     let filter = ContactFilter { phone: q.phone, email: q.email.as_deref().map(messaging::normalize_email) };
-    let rows = state.store.contacts(&scope.project_id, &filter, q.after.as_deref(), limit).await?;
+    let rows = state
+        .store
+        .contacts(&scope.project_id, &filter, super::cursor(q.after.as_deref(), IdKind::Contact)?, limit)
+        .await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     let mut contacts = Vec::with_capacity(rows.len());
     for row in rows {

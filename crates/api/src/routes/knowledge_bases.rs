@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
+use switchboard_domain::ids::IdKind;
 use switchboard_domain::knowledge::entries::EntryOrigin;
 use switchboard_domain::knowledge::refresh::RefreshStatus;
 use switchboard_domain::knowledge::settings::{CrawlFrequency, KnowledgeBaseCreate, KnowledgeBasePatch};
@@ -164,7 +165,10 @@ async fn list_knowledge_bases(
     Query(page): Query<super::PageQuery>,
 ) -> Result<axum::Json<KnowledgeBaseList>> {
     let limit = limit(page.limit)?;
-    let rows = state.store.knowledge_bases(&caller.org.id, page.after.as_deref(), limit).await?;
+    let rows = state
+        .store
+        .knowledge_bases(&caller.org.id, super::cursor(page.after.as_deref(), IdKind::KnowledgeBase)?, limit)
+        .await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(KnowledgeBaseList {
         knowledge_bases: rows.into_iter().map(KnowledgeBase::view).collect(),

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Deserializer, Serialize};
+use switchboard_domain::ids::IdKind;
 use switchboard_domain::money::to_eur;
 use switchboard_domain::page::{resolve_limit, split_page};
 use switchboard_domain::phone_numbers::countries::{COUNTRIES, Country};
@@ -318,7 +319,10 @@ async fn list_numbers(
     Query(page): Query<super::PageQuery>,
 ) -> Result<axum::Json<PhoneNumberList>> {
     let limit = resolve_limit(page.limit).map_err(|m| ApiError::invalid_field("limit", m))?;
-    let rows = state.store.phone_numbers(&scope.project_id, page.after.as_deref(), limit).await?;
+    let rows = state
+        .store
+        .phone_numbers(&scope.project_id, super::cursor(page.after.as_deref(), IdKind::PhoneNumber)?, limit)
+        .await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(PhoneNumberList { phone_numbers: rows.into_iter().map(PhoneNumber::view).collect(), next_cursor }))
 }

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Deserializer, Serialize};
 use switchboard_domain::events::check_subscription;
+use switchboard_domain::ids::IdKind;
 use switchboard_domain::keys::secret_hint;
 use switchboard_domain::page::{resolve_limit, split_page};
 use switchboard_domain::time::iso;
@@ -260,7 +261,8 @@ async fn list_webhooks(
     Query(q): Query<crate::routes::PageQuery>,
 ) -> Result<axum::Json<WebhookList>> {
     let limit = resolve_limit(q.limit).map_err(|m| ApiError::invalid_field("limit", m))?;
-    let rows = state.store.webhooks(scope_of(&caller), q.after.as_deref(), limit).await?;
+    let rows =
+        state.store.webhooks(scope_of(&caller), super::cursor(q.after.as_deref(), IdKind::Webhook)?, limit).await?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
     Ok(axum::Json(WebhookList { webhooks: rows.into_iter().map(|r| Webhook::view(r, false)).collect(), next_cursor }))
 }

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use switchboard::admin;
 use switchboard_domain::call::{CallRecord, Direction, Ringing};
 
+use switchboard_testkit::webhook_receiver::{Delivery, WebhookReceiver};
+
 use crate::common::{Resp, TestServer, assert_error};
 
 /// Call time runs 100× faster than wall time in these tests.
@@ -208,7 +210,9 @@ async fn gather_collects_digits_once_at_a_time() {
     // hi: room for the test to start the gather first however busy the
     // machine is.
     let s = TestServer::start_with(|c| c.runtime.clock_speed = 10.0).await;
-    let agent = s.create_agent(json!({"name": "A", "silence_timeout_seconds": 600})).await;
+    let rx = WebhookReceiver::start().await;
+    let agent =
+        s.create_agent(json!({"name": "A", "silence_timeout_seconds": 600, "webhook_url": rx.url("/agent")})).await;
     let call = ring_in(&s, &agent, json!([{"say": "Hi"}, {"wait": 40}, {"dtmf": "1234#"}, {"wait": 3000}])).await;
     let call = call.body["call_id"].as_str().expect("id").to_owned();
     answered(&s, &call).await;
@@ -262,6 +266,20 @@ async fn gather_collects_digits_once_at_a_time() {
     let late = s.post(&format!("/v1/calls/{call}/gather"), json!({"prompt": "Hello?"})).await;
     assert_error(&late, 409, "CALL_NOT_IN_PROGRESS");
     assert_eq!(late.body["message"], "Call is not active");
+    // The webhook carries the seed's flat payload at the top level (and the
+    // same fields in `data`, like every other event).
+    let gathers = |d: &[Delivery]| -> Vec<Value> {
+        d.iter().filter(|x| x.event() == "call.gather.completed").map(|x| x.body.clone()).collect()
+    };
+    let got = gathers(&rx.wait_until(Duration::from_secs(30), |d| gathers(d).len() == 3).await);
+    let first = got.iter().find(|b| b["status"] == "completed").expect("a completed gather");
+    let flat = json!({"event": "call.gather.completed", "call_id": call, "agent_id": agent, "status": "completed", "input": "1234"});
+    for (field, value) in flat.as_object().expect("object") {
+        assert_eq!(&first[field], value, "{field} in {first}");
+        assert!(field == "event" || &first["data"][field] == value, "{field} in data of {first}");
+    }
+    let timeout = got.iter().find(|b| b["status"] == "timeout").expect("a timed-out gather");
+    assert!(timeout.as_object().is_some_and(|o| o.contains_key("input")) && timeout["input"].is_null(), "{timeout}");
 }
 
 #[tokio::test]
@@ -441,10 +459,45 @@ async fn lists_filter_and_the_summary_adds_up() {
     assert!((sum["total_cost"].as_f64().unwrap_or(-1.0) - cost).abs() < 1e-9);
     let minutes: f64 = calls.iter().filter_map(|c| c["minutes_used"].as_f64()).sum();
     assert!((sum["total_minutes_used"].as_f64().unwrap_or(-1.0) - minutes).abs() < 1e-9);
-    assert_eq!(sum["filters"], json!({"agent_id": null, "from_date": today, "to_date": today}));
+    assert_eq!(sum["filters"], json!({"from_date": today, "to_date": today}));
     let only_b = s.get(&format!("/v1/calls/summary?agent_id={b}")).await;
     assert_eq!(only_b.body["total_calls"], 2);
     assert_eq!(only_b.body["filters"]["agent_id"], b.as_str());
+    // The summary takes the list's filters and counts what the list shows.
+    for query in [format!("agent_id={a}"), "status=busy".into(), "disposition=answered".into()] {
+        let listed = s.get(&format!("/v1/calls?{query}")).await.body["calls"].as_array().map(Vec::len);
+        let summed = s.get(&format!("/v1/calls/summary?{query}")).await;
+        assert_eq!(summed.status, 200, "{query}: {}", summed.body);
+        assert_eq!(summed.body["total_calls"].as_u64(), listed.map(|n| n as u64), "{query}");
+    }
+    // An agent it does not know is never answered with zeros; nor is a
+    // numeric id, an unknown parameter or a cursor that is not one.
+    let unknown = switchboard_domain::ids::IdKind::Agent.new_id();
+    for path in ["/v1/calls", "/v1/calls/summary"] {
+        let missing = s.get(&format!("{path}?agent_id={unknown}")).await;
+        assert_error(&missing, 404, "NOT_FOUND");
+        assert_eq!(missing.body["message"], "Agent not found");
+        let numeric = s.get(&format!("{path}?agent_id=1")).await;
+        assert_error(&numeric, 400, "VALIDATION_ERROR");
+        assert!(numeric.body["details"]["agent_id"].is_string(), "{}", numeric.body);
+        let extra = s.get(&format!("{path}?agent={a}&page=2")).await;
+        assert_error(&extra, 400, "VALIDATION_ERROR");
+        let details = extra.body["details"].as_object().expect("details");
+        assert_eq!(details.keys().collect::<Vec<_>>(), ["agent", "page"], "{}", extra.body);
+        assert!(
+            details["page"].as_str().is_some_and(|m| m.contains("agent_id")),
+            "names what it takes: {}",
+            extra.body
+        );
+    }
+    for bad in ["after=nonsense", "after=agent_01jd0000000000000000000000", "after=1"] {
+        let resp = s.get(&format!("/v1/calls?{bad}")).await;
+        assert_error(&resp, 400, "VALIDATION_ERROR");
+        assert!(resp.body["details"]["after"].is_string(), "{bad}: {}", resp.body);
+    }
+    let unknown_param = s.get(&format!("/v1/calls/{}?expand=transcript", ids[0])).await;
+    assert_error(&unknown_param, 400, "VALIDATION_ERROR");
+    assert!(unknown_param.body["details"]["expand"].is_string());
 
     // Another project sees none of these calls.
     let other = admin::bootstrap(s.store(), "Other", 100.0).await.expect("org");

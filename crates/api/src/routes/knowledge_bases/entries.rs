@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Serialize;
+use switchboard_domain::ids::IdKind;
 use switchboard_domain::knowledge::entries::{EntryCreate, EntryOrigin, EntryPatch, MAX_ENTRIES_PER_KB};
 use switchboard_domain::page::split_page;
 use switchboard_domain::time::iso;
@@ -79,7 +80,12 @@ async fn list_entries(
     let limit = limit(page.limit)?;
     let rows = state
         .store
-        .knowledge_entries(&caller.org.id, &kb_id, page.after.as_deref(), limit)
+        .knowledge_entries(
+            &caller.org.id,
+            &kb_id,
+            crate::routes::cursor(page.after.as_deref(), IdKind::KnowledgeBaseEntry)?,
+            limit,
+        )
         .await
         .or_not_found("Knowledge base not found")?;
     let (rows, next_cursor) = split_page(rows, limit, |r| &r.id);
