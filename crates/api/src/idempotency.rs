@@ -4,7 +4,7 @@
 //! first still runs is 409, and 5xx/429 outcomes are not stored.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use switchboard_store::idempotency::{Claim, IdempotencySlot};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::routes::memory;
 use crate::state::AppState;
 
 const MAX_KEY_LEN: usize = 255;
@@ -71,29 +72,42 @@ impl Drop for ClaimGuard {
 }
 
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let sticky = req.extensions().get::<MatchedPath>().is_some_and(|path| memory::is_sticky_route(path.as_str()));
+    match claimed(state, req, next).await {
+        Ok(response) => response,
+        Err(err) if sticky => memory::sticky_error(err),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The request run once under its key, or the replayed answer; the refusals
+/// are rendered in the route's error format by the caller.
+async fn claimed(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
     if req.method() != Method::POST {
-        return next.run(req).await;
+        return Ok(next.run(req).await);
     }
     let Some(raw_key) = req.headers().get("idempotency-key") else {
-        return next.run(req).await;
+        return Ok(next.run(req).await);
     };
     let idem_key = match raw_key.to_str().map(str::trim) {
         Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_owned(),
         _ => {
-            return ApiError::invalid_field("Idempotency-Key", "Must be 1 to 255 visible ASCII characters.")
-                .into_response();
+            return Err(ApiError::invalid_field("Idempotency-Key", "Must be 1 to 255 visible ASCII characters."));
         }
     };
     let Some(caller) = req.extensions().get::<Caller>().cloned() else {
-        return next.run(req).await;
+        return Ok(next.run(req).await);
     };
     let path = req.uri().path().to_owned();
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, state.settings.body_limit(&path)).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large.")
-                .into_response();
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Request body is too large.",
+            ));
         }
     };
     let request_hash = hex::encode(Sha256::digest(&bytes));
@@ -103,23 +117,21 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let ttl_ms = state.settings.idempotency_ttl.as_millis() as i64;
     match state.store.claim_idempotency(&guard.slot(), &request_hash, ttl_ms).await {
         Ok(Claim::Claimed) => guard.armed = true,
-        Ok(Claim::Replay { status, body }) => return replay(status, body),
+        Ok(Claim::Replay { status, body }) => return Ok(replay(status, body)),
         Ok(Claim::InProgress) => {
-            return ApiError::conflict(
+            return Err(ApiError::conflict(
                 "IDEMPOTENCY_KEY_IN_USE",
                 "A request with this Idempotency-Key is still being processed.",
-            )
-            .into_response();
+            ));
         }
         Ok(Claim::Mismatch) => {
-            return ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "IDEMPOTENCY_KEY_REUSED",
                 "This Idempotency-Key was already used with a different request body.",
-            )
-            .into_response();
+            ));
         }
-        Err(err) => return ApiError::from(err).into_response(),
+        Err(err) => return Err(ApiError::from(err)),
     }
 
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
@@ -128,7 +140,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let bytes = match to_bytes(body, MAX_STORED_BODY).await {
         Ok(bytes) => bytes,
         Err(err) => {
-            return ApiError::internal(format!("response body unreadable: {err}")).into_response();
+            return Err(ApiError::internal(format!("response body unreadable: {err}")));
         }
     };
     let outcome = if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
@@ -141,7 +153,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Ok(()) => guard.armed = false,
         Err(err) => tracing::warn!(error = %err, "could not record an idempotent outcome"),
     }
-    Response::from_parts(parts, Body::from(bytes))
+    Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 
 fn replay(status: u16, body: Option<String>) -> Response {

@@ -8,7 +8,7 @@ pub mod key_use;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -19,7 +19,8 @@ use switchboard_store::orgs::OrgRow;
 
 use crate::error::ApiError;
 use crate::listener::PeerAddr;
-use crate::ratelimit::Decision;
+use crate::ratelimit::{Allowance, Decision};
+use crate::routes::memory;
 use crate::state::AppState;
 
 /// The authenticated caller of a request.
@@ -40,10 +41,20 @@ pub struct Caller {
 pub struct RateHeaders {
     tier: Tier,
     decision: Option<Decision>,
-    now_s: u64,
+    now_ms: i64,
 }
 
 impl RateHeaders {
+    /// How the request was counted, for tiers with a limit.
+    pub fn decision(&self) -> Option<Decision> {
+        self.decision
+    }
+
+    /// When the request was counted, epoch ms.
+    pub fn counted_at_ms(&self) -> i64 {
+        self.now_ms
+    }
+
     pub fn apply(&self, headers: &mut HeaderMap) {
         let mut set = |name: &'static str, value: String| {
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -53,7 +64,7 @@ impl RateHeaders {
         if let Some(d) = self.decision {
             set("x-ratelimit-limit", d.limit.to_string());
             set("x-ratelimit-remaining", d.remaining.to_string());
-            set("x-ratelimit-reset", (self.now_s + d.reset_after).to_string());
+            set("x-ratelimit-reset", (self.now_ms / 1000 + d.reset_after() as i64).to_string());
         }
         set("x-ratelimit-tier", self.tier.as_str().to_owned());
         set(
@@ -95,6 +106,7 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     ip: IpAddr,
+    allowance: Allowance,
 ) -> Result<(Caller, RateHeaders), (ApiError, Option<RateHeaders>)> {
     let Some(raw) = presented_key(headers) else {
         // Like a malformed key: refused without a lookup, and not counted.
@@ -137,10 +149,10 @@ pub async fn authenticate(
     let now_ms = state.store.clock().now_ms();
     state.key_use.touch(&key.id, now_ms);
     let tier = org.tier;
-    let decision = state.limiter.check(&org.id, tier).await;
-    let rate = RateHeaders { tier, decision, now_s: (now_ms / 1000) as u64 };
+    let decision = state.limiter.check(&org.id, tier, allowance).await;
+    let rate = RateHeaders { tier, decision, now_ms };
     if let Some(d) = decision.filter(|d| !d.allowed) {
-        let err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded")
+        let err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT_EXCEEDED, "Rate limit exceeded")
             .with_retry_after(d.retry_after);
         return Err((err, Some(rate)));
     }
@@ -161,6 +173,9 @@ pub async fn authenticate(
     let caller = Caller { key_id: key.id.clone(), kind, scope: key.scope, org, project_id };
     Ok((caller, rate))
 }
+
+/// The code of a 429 for the org's per-minute limit.
+pub const RATE_LIMIT_EXCEEDED: &str = "RATE_LIMIT_EXCEEDED";
 
 /// 429 `AUTH_RATE_LIMITED`, with the seconds until the lock-out ends.
 fn auth_rate_limited(message: &str, wait: u64) -> ApiError {
@@ -188,18 +203,21 @@ pub fn client_ip(req_extensions: &axum::http::Extensions) -> IpAddr {
 /// before the response leaves.
 pub async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let ip = client_ip(req.extensions());
-    let (caller, rate) = match authenticate(&state, req.headers(), ip).await {
-        Ok(ok) => ok,
-        Err((err, rate)) => {
-            let mut response = err.into_response();
-            if let Some(rate) = rate {
-                rate.apply(response.headers_mut());
-            }
-            return response;
+    let sticky = req.extensions().get::<MatchedPath>().is_some_and(|path| memory::is_sticky_route(path.as_str()));
+    let allowance = if sticky { Allowance::Grace } else { Allowance::Standard };
+    let render = |err: ApiError, rate: Option<RateHeaders>| {
+        let mut response = if sticky { memory::sticky_auth_error(err, rate) } else { err.into_response() };
+        if let Some(rate) = rate {
+            rate.apply(response.headers_mut());
         }
+        response
     };
-    let gate = if is_write(req.method()) {
-        if caller.scope == KeyScope::Read {
+    let (caller, rate) = match authenticate(&state, req.headers(), ip, allowance).await {
+        Ok(ok) => ok,
+        Err((err, rate)) => return render(err, rate),
+    };
+    if is_write(req.method()) {
+        let gate = if caller.scope == KeyScope::Read {
             Some(ApiError::new(StatusCode::FORBIDDEN, "READ_ONLY_KEY", "This API key is read-only."))
         } else if caller.org.is_paused() {
             Some(ApiError::new(
@@ -209,23 +227,18 @@ pub async fn require_key(State(state): State<AppState>, mut req: Request, next: 
             ))
         } else {
             None
+        };
+        if let Some(err) = gate {
+            return render(err, Some(rate));
         }
-    } else {
-        None
-    };
-    let mut response = match gate {
-        Some(err) => err.into_response(),
-        None => {
-            let wrote = is_write(req.method()).then(|| Arc::clone(&caller.org));
-            req.extensions_mut().insert(caller);
-            let response = next.run(req).await;
-            if let Some(org) = wrote {
-                state.cache.org_wrote(&org.id);
-                state.cache.told_others().await;
-            }
-            response
-        }
-    };
+    }
+    let wrote = is_write(req.method()).then(|| Arc::clone(&caller.org));
+    req.extensions_mut().insert(caller);
+    let mut response = next.run(req).await;
+    if let Some(org) = wrote {
+        state.cache.org_wrote(&org.id);
+        state.cache.told_others().await;
+    }
     rate.apply(response.headers_mut());
     response
 }

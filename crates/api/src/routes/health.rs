@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{authenticate, client_ip, has_key};
 use crate::error::ApiError;
+use crate::ratelimit::Allowance;
 use crate::state::AppState;
 
 /// Without a key: whether the server and its database are up.
@@ -27,8 +28,11 @@ pub struct KeyHealth {
     /// Always `ok`.
     pub status: String,
     pub tier: String,
-    /// The project the key acts on; `null` for an org key without `X-Project-Id`.
+    /// The project the key acts on (`proj_…`); `null` for an org key without
+    /// `X-Project-Id`. Staffify shows a number here; Switchboard's ids are
+    /// public strings, the same ones every path, header and event takes.
     pub project_id: Option<String>,
+    /// The org (`org_…`), as `project_id`.
     pub org_id: String,
 }
 
@@ -56,7 +60,7 @@ async fn health(State(state): State<AppState>, req: Request) -> Response {
         let status = if up { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
         return (status, axum::Json(body)).into_response();
     }
-    match authenticate(&state, req.headers(), client_ip(req.extensions())).await {
+    match authenticate(&state, req.headers(), client_ip(req.extensions()), Allowance::Standard).await {
         Ok((caller, rate)) => {
             let body = KeyHealth {
                 status: "ok".into(),

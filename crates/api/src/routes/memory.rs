@@ -7,7 +7,7 @@
 //! `message`.
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,22 +16,24 @@ use serde_path_to_error::Segment;
 use switchboard_domain::memory::quota::{QuotaStatus, exhausted_message};
 use switchboard_domain::memory::validate::{self, Issue};
 use switchboard_domain::memory::wire::{CallEndResponse, CallStartResponse, EndBody, StartBody, fingerprint};
+use switchboard_domain::time::iso;
 use switchboard_store::memory::{EndOutcome, MemoryScope, StartOutcome};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::ProjectScope;
+use crate::auth::{ProjectScope, RATE_LIMIT_EXCEEDED, RateHeaders};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::state::AppState;
 
-/// The error body of `/v1/calls/start` and `/v1/calls/end`.
-#[derive(Debug, Serialize, ToSchema)]
+/// The error body of `/v1/calls/start` and `/v1/calls/end`, authentication
+/// and rate-limit failures included.
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct MemoryErrorBody {
-    /// `Bad Request` and `Payment Required` on 400 and 402 (as the seed shows),
-    /// otherwise the message.
+    /// The status's reason phrase, as the seed shows: `Bad Request`,
+    /// `Unauthorized`, `Payment Required`, `Too Many Requests`, …
     pub error: String,
     /// `VALIDATION_ERROR`, `MEMORY_QUOTA_EXHAUSTED`, `INSUFFICIENT_CREDITS`, …
     pub code: String,
@@ -47,6 +49,69 @@ pub struct MemoryErrorBody {
     /// On 402 for the memory quota: the org whose quota is used up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing_account_id: Option<String>,
+    /// On 429: seconds to wait before retrying.
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// On 429 for the rate limit: the org's requests in the last 60 seconds.
+    #[serde(rename = "currentUsage", skip_serializing_if = "Option::is_none")]
+    pub current_usage: Option<u32>,
+    /// On 429 for the rate limit: the tier's limit per minute, without the
+    /// 10% grace these routes get before they refuse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// On 429 for the rate limit: when the full allowance is back (ISO-8601).
+    #[serde(rename = "resetAt", skip_serializing_if = "Option::is_none")]
+    pub reset_at: Option<String>,
+}
+
+/// Whether a route answers in Sticky Calls' error format and gets its rate
+/// limit grace (the memory routes of the seed).
+pub fn is_sticky_route(path: &str) -> bool {
+    matches!(path, "/v1/calls/start" | "/v1/calls/end")
+}
+
+/// An error in Sticky Calls' shape: the reason phrase as `error`, our `code`
+/// and `message`, and `retryAfter` on a 429.
+fn sticky_body(err: &ApiError) -> MemoryErrorBody {
+    MemoryErrorBody {
+        error: err.status.canonical_reason().unwrap_or("Error").to_owned(),
+        code: err.code.to_owned(),
+        message: err.message.clone(),
+        retry_after: err.retry_after,
+        ..MemoryErrorBody::default()
+    }
+}
+
+/// Any other refusal on a memory route (idempotency, for one) in Sticky
+/// Calls' shape.
+pub(crate) fn sticky_error(err: ApiError) -> Response {
+    with_retry_after(err.status, sticky_body(&err))
+}
+
+/// A refusal of the authentication layer on a memory route (401, 403, 402,
+/// 429): Sticky Calls' body, and on a rate-limit 429 its usage fields.
+pub(crate) fn sticky_auth_error(err: ApiError, rate: Option<RateHeaders>) -> Response {
+    let mut body = sticky_body(&err);
+    if err.code == RATE_LIMIT_EXCEEDED
+        && let Some(rate) = rate
+        && let Some(decision) = rate.decision()
+    {
+        body.message = format!("Rate limit exceeded for your tier. Limit: {} requests/minute.", decision.limit);
+        body.current_usage = Some(decision.used);
+        body.limit = Some(decision.limit);
+        body.reset_at = Some(iso(rate.counted_at_ms() + decision.reset_after_ms as i64));
+    }
+    with_retry_after(err.status, body)
+}
+
+/// `body` with its status and, on a 429, the `Retry-After` header.
+fn with_retry_after(status: StatusCode, body: MemoryErrorBody) -> Response {
+    let retry_after = body.retry_after;
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// Zod-style validation issues.
@@ -116,8 +181,7 @@ impl IntoResponse for MemoryError {
                     code: "VALIDATION_ERROR".into(),
                     message: "Validation failed".into(),
                     details: Some(IssueList { issues }),
-                    quota_remaining: None,
-                    billing_account_id: None,
+                    ..MemoryErrorBody::default()
                 },
             ),
             MemoryError::QuotaExhausted { remaining, billing_account_id } => (
@@ -126,9 +190,9 @@ impl IntoResponse for MemoryError {
                     error: "Payment Required".into(),
                     code: "MEMORY_QUOTA_EXHAUSTED".into(),
                     message: exhausted_message(remaining),
-                    details: None,
                     quota_remaining: Some(remaining),
                     billing_account_id: Some(billing_account_id),
+                    ..MemoryErrorBody::default()
                 },
             ),
             MemoryError::Api(err) => match err.details {
@@ -139,7 +203,7 @@ impl IntoResponse for MemoryError {
                         .collect();
                     return MemoryError::Invalid(issues).into_response();
                 }
-                _ => return err.into_response(),
+                _ => return sticky_error(err),
             },
         };
         (status, axum::Json(body)).into_response()
@@ -209,6 +273,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, body = CallStartResponse),
         (status = 400, description = "Validation failed: `details.issues`", body = MemoryErrorBody),
+        (status = 401, description = "`error: Unauthorized`: the key is missing or invalid", body = MemoryErrorBody),
+        (status = 429, description = "`error: Too Many Requests`, with `retryAfter`, `currentUsage`, `limit` and \
+            `resetAt`; these routes run 10% past the tier's limit before refusing", body = MemoryErrorBody),
         (status = 402, description = "`MEMORY_QUOTA_EXHAUSTED` (monthly memory quota) or `INSUFFICIENT_CREDITS`",
             body = MemoryErrorBody),
         (status = 409, description = "`DUPLICATE_CALL_ID`, or `IDEMPOTENCY_KEY_IN_USE`", body = ErrorBody),
@@ -246,6 +313,9 @@ async fn start_call(
     responses(
         (status = 200, body = CallEndResponse),
         (status = 400, description = "Validation failed: `details.issues`", body = MemoryErrorBody),
+        (status = 401, description = "`error: Unauthorized`: the key is missing or invalid", body = MemoryErrorBody),
+        (status = 429, description = "`error: Too Many Requests`, with `retryAfter`, `currentUsage`, `limit` and \
+            `resetAt`; these routes run 10% past the tier's limit before refusing", body = MemoryErrorBody),
         (status = 402, description = "`MEMORY_QUOTA_EXHAUSTED` (monthly memory quota) or `INSUFFICIENT_CREDITS`",
             body = MemoryErrorBody),
         (status = 404, description = "`NOT_FOUND`: a standalone end named an unknown `customer_ref`",

@@ -168,6 +168,14 @@ async fn health_answers_liveness_without_a_key_and_scope_with_one() {
 
     let org = s.call(Method::GET, "/v1/health", Some(s.org_key()), None).await;
     assert_eq!(org.body["project_id"], serde_json::Value::Null);
+    // Staffify prints numbers here; ours are the public ids (documented on the
+    // operation), so what health tells is what the paths take.
+    let project_id = scoped.body["project_id"].as_str().expect("a string id");
+    let project = s.call(Method::GET, &format!("/v1/org/projects/{project_id}"), Some(s.org_key()), None).await;
+    assert_eq!(project.status, 200, "{}", project.body);
+    let doc = s.call(Method::GET, "/v1/openapi.json", None, None).await;
+    let described = &doc.body["components"]["schemas"]["KeyHealth"]["properties"]["project_id"]["description"];
+    assert!(described.as_str().is_some_and(|d| d.contains("Staffify shows a number")), "{described}");
 
     assert_error(&s.call(Method::GET, "/v1/health", Some("sb_live_nope"), None).await, 401, "INVALID_API_KEY");
 }

@@ -190,6 +190,16 @@ pub async fn send(req: reqwest::RequestBuilder) -> Resp {
 
 /// Asserts the error format: status, code, and `error` = `message`.
 #[track_caller]
+/// An error in Sticky Calls' shape (the memory routes): the status's reason
+/// phrase as `error`, beside our `code` and `message`.
+pub fn assert_sticky_error(resp: &Resp, status: u16, code: &str) {
+    assert_eq!(resp.status, status, "body: {}", resp.body);
+    assert_eq!(resp.code(), code, "body: {}", resp.body);
+    assert!(resp.body["message"].is_string(), "message missing: {}", resp.body);
+    let reason = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
+    assert_eq!(resp.body["error"].as_str(), reason, "body: {}", resp.body);
+}
+
 pub fn assert_error(resp: &Resp, status: u16, code: &str) {
     assert_eq!(resp.status, status, "body: {}", resp.body);
     assert_eq!(resp.code(), code, "body: {}", resp.body);

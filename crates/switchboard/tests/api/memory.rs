@@ -14,7 +14,7 @@ use switchboard_domain::memory::validate::{end_request, start_request};
 use switchboard_domain::memory::{LineType, MemoryRules, Recommendation};
 use switchboard_store::memory::{EndOutcome, MemoryScope, StartOutcome};
 
-use crate::common::{Resp, TestServer, assert_error, send, test_database_url};
+use crate::common::{Resp, TestServer, assert_error, assert_sticky_error, send, test_database_url};
 
 const ANI: &str = "+14155551234";
 const MINUTE_MS: i64 = 60_000;
@@ -318,7 +318,7 @@ async fn a_repeated_call_id_replays_the_same_request_and_refuses_another() {
     assert_eq!(again.body, first.body, "the original response, call_start included");
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     let other = start(&s, json!({"call_id": "dup", "identity_hints": {"ani": "+14155550000"}})).await;
-    assert_error(&other, 409, "DUPLICATE_CALL_ID");
+    assert_sticky_error(&other, 409, "DUPLICATE_CALL_ID");
 
     let customer_ref = first.body["customer_ref"].as_str().expect("ref");
     let end_body = json!({"call_id": "dup", "customer_ref": customer_ref, "variables": {"a": "1"}});
@@ -330,7 +330,7 @@ async fn a_repeated_call_id_replays_the_same_request_and_refuses_another() {
     assert_eq!(replay.body, done.body);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     let different = end(&s, json!({"call_id": "dup", "customer_ref": customer_ref, "variables": {"a": "2"}})).await;
-    assert_error(&different, 409, "CALL_ALREADY_ENDED");
+    assert_sticky_error(&different, 409, "CALL_ALREADY_ENDED");
     let again_start = start(&s, body).await;
     assert_eq!(again_start.body, first.body, "an ended call still replays its start");
 
@@ -353,7 +353,7 @@ async fn idempotency_key_makes_end_retries_safe() {
     assert_eq!(retry.body, first.body);
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     let reused = send_end("end_call_ik_attempt1", json!({"call_id": "ik", "customer_ref": customer_ref})).await;
-    assert_error(&reused, 422, "IDEMPOTENCY_KEY_REUSED");
+    assert_sticky_error(&reused, 422, "IDEMPOTENCY_KEY_REUSED");
     let usage = s.store().memory_quota(&s.boot.org_id).await.expect("quota");
     assert_eq!(usage.used, 2);
 }
@@ -538,7 +538,7 @@ async fn a_standalone_end_matches_or_creates_and_end_hints_link_identifiers() {
     let mismatch = end(&s, json!({"call_id": "s3", "customer_ref": customer_ref})).await;
     assert_eq!(issues(&mismatch)[0].0, "customer_ref");
     let unknown = end(&s, json!({"call_id": "s9", "customer_ref": "00000000-0000-7000-8000-000000000000"})).await;
-    assert_error(&unknown, 404, "NOT_FOUND");
+    assert_sticky_error(&unknown, 404, "NOT_FOUND");
     // An ANI owned by one customer is never moved to another.
     ended(&s, json!({"call_id": "s3", "customer_ref": other_ref, "identity_hints": {"ani": ANI}})).await;
     let (ani_owner, _) = started(&s, json!({"call_id": "s4", "identity_hints": {"ani": ANI}})).await;
@@ -649,7 +649,7 @@ async fn read_only_keys_may_read_customers_but_not_record_calls() {
             Some(json!({"call_id": "ro2", "identity_hints": {"ani": ANI}})),
         )
         .await;
-    assert_error(&refused, 403, "READ_ONLY_KEY");
+    assert_sticky_error(&refused, 403, "READ_ONLY_KEY");
     assert_error(
         &s.call(Method::DELETE, &format!("/v1/customers/{customer_ref}"), Some(&read_key), None).await,
         403,

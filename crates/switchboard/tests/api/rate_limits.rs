@@ -128,3 +128,40 @@ async fn two_server_processes_share_the_limit_through_redis() {
     // allowance plus what refilled while the test ran.
     assert!(allowed <= allowance(300, started.elapsed()), "{allowed} allowed in {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn memory_routes_answer_as_sticky_calls_and_run_ten_percent_past_the_limit() {
+    let s = TestServer::start().await;
+    for key in [None, Some("sb_live_nope")] {
+        let refused = s.call(Method::POST, "/v1/calls/start", key, Some(serde_json::json!({}))).await;
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert_eq!(refused.body["error"], "Unauthorized");
+        assert!(refused.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", refused.body);
+    }
+    let started = std::time::Instant::now();
+    let mut allowed = 0u64;
+    let refused = loop {
+        // An empty body is a 400, which counts like any request.
+        let resp = s.post("/v1/calls/start", serde_json::json!({})).await;
+        if resp.status != 400 {
+            break resp;
+        }
+        allowed += 1;
+        assert!(allowed <= 700, "never limited");
+    };
+    assert!(allowed >= 330, "only {allowed} allowed: the 10% grace past 300 was not given");
+    assert!(allowed <= allowance(330, started.elapsed()), "{allowed} allowed in {:?}", started.elapsed());
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let body = &refused.body;
+    assert_eq!(body["error"], "Too Many Requests");
+    assert_eq!(body["message"], "Rate limit exceeded for your tier. Limit: 300 requests/minute.");
+    assert_eq!((&body["limit"], &body["currentUsage"]), (&serde_json::json!(300), &serde_json::json!(331)));
+    let retry = body["retryAfter"].as_u64().expect("retryAfter");
+    assert_eq!(refused.header("retry-after"), Some(retry.to_string().as_str()));
+    let reset_at = body["resetAt"].as_str().expect("resetAt");
+    let reset_ms = switchboard_domain::time::parse_iso(reset_at).expect("an ISO timestamp");
+    let now_ms = s.store().clock().now_ms();
+    assert!(reset_ms > now_ms && reset_ms <= now_ms + 67_000, "resetAt {reset_at}");
+    // Past the grace band the org is over its limit everywhere.
+    assert_error(&s.get("/v1/agents").await, 429, "RATE_LIMIT_EXCEEDED");
+}
