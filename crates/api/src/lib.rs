@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -20,7 +21,6 @@ use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_scalar::{Scalar, Servable};
 
 pub use state::{ApiSettings, AppState};
 
@@ -81,13 +81,13 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .route_layer(from_fn_with_state(known, query_params::reject_unknown))
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
-    let doc_json = doc.clone();
+    let doc_json = doc;
     let app = Router::new()
         .merge(public)
         .merge(authed)
         .route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(doc_json) }))
         .route("/metrics", axum::routing::get(metrics::render))
-        .merge(Scalar::with_url("/docs", doc))
+        .merge(docs::router("/v1/openapi.json"))
         .fallback(layers::not_found)
         .method_not_allowed_fallback(layers::method_not_allowed)
         .with_state(state.clone());

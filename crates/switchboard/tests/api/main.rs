@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod contacts;
 mod credits;
+mod docs;
 mod http;
 mod idempotency;
 mod ivr;
