@@ -110,6 +110,14 @@ impl Store {
         OrgRow::from_row(&row, "o_")
     }
 
+    /// Every org, oldest first: for the operator's `admin list-orgs`, never
+    /// for a tenant.
+    pub async fn all_orgs(&self) -> Result<Vec<OrgRow>> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs o ORDER BY o.id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(|row| OrgRow::from_row(row, "o_")).collect()
+    }
+
     /// Runs an UPDATE of one org and returns the org after it.
     async fn update_org(&self, org_id: &str, update: AnyQuery<'_>) -> Result<OrgRow> {
         if update.execute(&self.writer).await?.rows_affected() == 0 {

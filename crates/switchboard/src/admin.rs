@@ -1,12 +1,13 @@
-//! Operator commands (`switchboard admin …`): bootstrap an org, set its tier,
-//! adjust credits, set its voice rate. Output is JSON for scripts.
-//! Also: the org's monthly caller-memory quota.
+//! Operator commands (`switchboard admin …`): bootstrap and list orgs, set an
+//! org's tier, credits, voice rate and monthly caller-memory quota. Output is
+//! JSON for scripts.
 
 use anyhow::{Context, bail};
 use serde::Serialize;
 use switchboard_domain::memory::quota::month_of;
 use switchboard_domain::money::{from_eur, to_eur};
 use switchboard_domain::tier::Tier;
+use switchboard_domain::time::iso;
 use switchboard_store::Store;
 use switchboard_store::orgs::{Bootstrap, OrgRow};
 
@@ -25,24 +26,28 @@ impl From<Bootstrap> for BootstrapOutput {
     }
 }
 
-/// What the org-changing commands print.
+/// What the org-changing commands print, and `list-orgs` for each org.
 #[derive(Debug, Serialize)]
 pub struct OrgOutput {
     pub org_id: String,
+    pub name: String,
     pub tier: String,
     pub balance: f64,
     pub rate_per_minute: f64,
     pub is_paused: bool,
+    pub created_at: String,
 }
 
 impl From<OrgRow> for OrgOutput {
     fn from(o: OrgRow) -> Self {
         OrgOutput {
+            created_at: iso(o.created_at),
             tier: o.tier.as_str().into(),
             balance: to_eur(o.balance),
             rate_per_minute: to_eur(o.rate_per_minute()),
             is_paused: o.is_paused(),
             org_id: o.id,
+            name: o.name,
         }
     }
 }
@@ -57,6 +62,11 @@ pub async fn bootstrap(store: &Store, org_name: &str, starting_credits: f64) -> 
     }
     let credits = eur(starting_credits, "billing.starting_credits")?;
     Ok(store.bootstrap_org(org_name.trim(), credits).await?.into())
+}
+
+/// Every org of this database, oldest first.
+pub async fn list_orgs(store: &Store) -> anyhow::Result<Vec<OrgOutput>> {
+    Ok(store.all_orgs().await?.into_iter().map(OrgOutput::from).collect())
 }
 
 fn org_not_found(org_id: &str) -> impl FnOnce(switchboard_store::Error) -> anyhow::Error + '_ {

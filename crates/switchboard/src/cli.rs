@@ -59,30 +59,46 @@ pub enum Command {
 pub enum AdminCommand {
     /// Create an org with a default project, an org key and a project key.
     Bootstrap {
+        /// The new org's name.
         #[arg(long)]
         org_name: String,
         /// Print JSON (the only format; accepted for scripts that pass it).
         #[arg(long)]
         json: bool,
     },
+    /// Print the keys of the development org that `serve --dev` uses (creating
+    /// it if this database has none yet), as JSON.
+    DevKeys {
+        /// Mint new keys for the dev org and revoke the old ones.
+        #[arg(long)]
+        rotate: bool,
+    },
+    /// List every org of this database with its tier and balance, as JSON.
+    ListOrgs,
     /// Set an org's tier: payg, starter, growth or enterprise.
     SetTier {
+        /// The org's id (`org_…`).
         #[arg(long)]
         org: String,
+        /// payg, starter, growth or enterprise.
         #[arg(long)]
         tier: String,
     },
     /// Add credits (EUR); a negative amount removes them.
     AddCredits {
+        /// The org's id (`org_…`).
         #[arg(long)]
         org: String,
+        /// EUR to add; negative to remove.
         #[arg(long, allow_hyphen_values = true)]
         amount: f64,
     },
     /// Set an org's voice rate per minute (EUR).
     SetRate {
+        /// The org's id (`org_…`).
         #[arg(long)]
         org: String,
+        /// EUR per minute of call.
         #[arg(long)]
         rate_per_minute: f64,
     },
@@ -90,6 +106,7 @@ pub enum AdminCommand {
     /// and /v1/calls/end requests per calendar month (UTC); 0 or `unlimited`
     /// removes the limit.
     SetMemoryQuota {
+        /// The org's id (`org_…`).
         #[arg(long)]
         org: String,
         /// A number of calls, 0, or `unlimited`.
@@ -105,7 +122,8 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 
 /// Runs a parsed command line.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let dev = matches!(cli.command, Command::Serve { dev: true, .. });
+    let mut config = Config::load(cli.config.as_deref(), dev).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     if let Some(url) = cli.database_url {
         config.database_url = url;
     }
@@ -137,6 +155,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 AdminCommand::Bootstrap { org_name, json: _ } => {
                     print_json(&admin::bootstrap(&store, &org_name, config.billing.starting_credits).await?)
                 }
+                AdminCommand::DevKeys { rotate } => {
+                    let (dir, credits) = (config.data_dir(), config.billing.starting_credits);
+                    print_json(&if rotate {
+                        dev::rotate(&store, &dir, credits).await?
+                    } else {
+                        dev::credentials(&store, &dir, credits).await?
+                    })
+                }
+                AdminCommand::ListOrgs => print_json(&admin::list_orgs(&store).await?),
                 AdminCommand::SetTier { org, tier } => print_json(&admin::set_tier(&store, &org, &tier).await?),
                 AdminCommand::AddCredits { org, amount } => {
                     print_json(&admin::add_credits(&store, &org, amount).await?)

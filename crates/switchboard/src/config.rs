@@ -359,6 +359,9 @@ pub struct Runtime {
     pub heartbeat_seconds: f64,
 }
 
+/// Call time per wall time on the simulated carrier in `serve --dev`.
+pub const DEV_CLOCK_SPEED: f64 = 3.0;
+
 impl Default for Runtime {
     fn default() -> Self {
         Self { clock_speed: 1.0, heartbeat_seconds: 10.0 }
@@ -458,14 +461,33 @@ impl Default for Auth {
 }
 
 impl Config {
-    /// Defaults, then the TOML file (if it exists), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+    /// The configuration from `file` and the environment over the defaults;
+    /// in development mode (`dev`, or `dev = true` in the file or the
+    /// environment) over the development defaults ([`Config::development`]).
+    pub fn load(file: Option<&Path>, dev: bool) -> Result<Self, Box<figment::Error>> {
         let file = file.map_or_else(|| PathBuf::from("switchboard.toml"), Path::to_path_buf);
-        Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("SWITCHBOARD_").split("__"))
-            .extract()
-            .map_err(Box::new)
+        let layered = |defaults: Config| {
+            Figment::from(Serialized::defaults(defaults))
+                .merge(Toml::file(&file))
+                .merge(Env::prefixed("SWITCHBOARD_").split("__"))
+                .extract::<Config>()
+                .map_err(Box::new)
+        };
+        let config = layered(Config::default())?;
+        if !(dev || config.dev) {
+            return Ok(config);
+        }
+        layered(Config::development())
+    }
+
+    /// The defaults of `serve --dev`: addresses are reviewed at once, and
+    /// simulated calls run three times faster than real time, slow enough to
+    /// follow in the logs and webhooks, fast enough not to wait on.
+    pub fn development() -> Self {
+        let mut config = Config { dev: true, ..Config::default() };
+        config.carrier.address_review_seconds = 0.0;
+        config.runtime.clock_speed = DEV_CLOCK_SPEED;
+        config
     }
 
     pub fn api_settings(&self) -> ApiSettings {
@@ -538,11 +560,22 @@ mod tests {
             jail.create_file("switchboard.toml", "listen = \"0.0.0.0:9000\"\n[billing]\nstarting_credits = 5.0\n")?;
             jail.set_env("SWITCHBOARD_BILLING__STARTING_CREDITS", "7.5");
             jail.set_env("SWITCHBOARD_DATABASE_URL", "postgres://db/x");
-            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let config = Config::load(None, false).map_err(|e| e.to_string())?;
             assert_eq!(config.listen, "0.0.0.0:9000");
             assert_eq!(config.billing.starting_credits, 7.5);
             assert_eq!(config.database_url, "postgres://db/x");
             assert_eq!(config.auth.failure_limit, 100);
+            assert_eq!((config.dev, config.runtime.clock_speed), (false, 1.0));
+            // --dev changes the defaults, not what the file or environment set.
+            let dev = Config::load(None, true).map_err(|e| e.to_string())?;
+            assert!(dev.dev);
+            assert_eq!((dev.runtime.clock_speed, dev.carrier.address_review_seconds), (DEV_CLOCK_SPEED, 0.0));
+            assert_eq!((dev.listen.as_str(), dev.billing.starting_credits), ("0.0.0.0:9000", 7.5));
+            jail.set_env("SWITCHBOARD_RUNTIME__CLOCK_SPEED", "1");
+            assert_eq!(Config::load(None, true).map_err(|e| e.to_string())?.runtime.clock_speed, 1.0);
+            // `dev = true` in the environment is development mode too.
+            jail.set_env("SWITCHBOARD_DEV", "true");
+            assert_eq!(Config::load(None, false).map_err(|e| e.to_string())?.carrier.address_review_seconds, 0.0);
             Ok(())
         });
     }
@@ -555,6 +588,40 @@ mod tests {
         same(&config.knowledge_settings(), &KnowledgeSettings::default());
         same(&config.webhook_settings(), &WorkerSettings::default());
         same(&config.carrier_settings(), &CarrierSettings::default());
+    }
+
+    #[test]
+    fn development_mode_changes_only_what_its_defaults_name() {
+        let (dev, plain) = (Config::development(), Config::default());
+        assert!(dev.dev && !plain.dev);
+        assert_eq!(dev.carrier.address_review_seconds, 0.0);
+        assert!(plain.carrier.address_review_seconds > 0.0);
+        assert_eq!((dev.runtime.clock_speed, plain.runtime.clock_speed), (DEV_CLOCK_SPEED, 1.0));
+        assert_eq!(dev.listen, plain.listen);
+    }
+
+    /// Every setting's dotted name (`webhooks.per_endpoint`); a map with no
+    /// entries by default (`llm.orgs`) is one setting.
+    fn setting_names(value: &serde_json::Value, prefix: &str, names: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(fields) if !fields.is_empty() => {
+                for (key, value) in fields {
+                    let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    setting_names(value, &name, names);
+                }
+            }
+            _ => names.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../../../README.md");
+        let mut names = Vec::new();
+        setting_names(&serde_json::to_value(Config::default()).unwrap(), "", &mut names);
+        assert!(names.len() > 40, "{names:?}");
+        let missing: Vec<&String> = names.iter().filter(|n| !readme.contains(&format!("`{n}`"))).collect();
+        assert!(missing.is_empty(), "settings missing from the README's table: {missing:?}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The `switchboard` binary itself: admin commands scripts can parse, migrate,
-//! serve --dev, and a clean exit on SIGTERM.
+//! serve --dev (its one dev org, its keys re-printed or rotated by `admin
+//! dev-keys`), help for every flag, logs without colour codes in a pipe, and a
+//! clean exit on SIGTERM.
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -44,6 +46,15 @@ async fn admin_commands_print_json_and_fail_loudly() {
     assert_eq!(drained["is_paused"], true);
     let rate = json_of(&switchboard(&db, dir.path(), &["admin", "set-rate", "--org", org, "--rate-per-minute", "0.2"]));
     assert_eq!(rate["rate_per_minute"], 0.2);
+
+    let orgs = json_of(&switchboard(&db, dir.path(), &["admin", "list-orgs"]));
+    let listed = orgs.as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{orgs}");
+    assert_eq!(
+        (&listed[0]["org_id"], &listed[0]["name"], &listed[0]["tier"]),
+        (&boot["org_id"], &"Acme".into(), &"growth".into())
+    );
+    assert!(listed[0]["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
 
     for bad in [
         vec!["admin", "set-tier", "--org", org, "--tier", "gold"],
@@ -100,18 +111,83 @@ async fn serve_prints_a_working_dev_key_and_stops_cleanly_on_sigterm() {
         keys.push(key);
     }
     assert_eq!(keys[0], keys[1], "a restart prints the same working key");
+    // `admin dev-keys` prints the same org's keys; `--rotate` replaces them.
+    let printed = json_of(&switchboard(&db, dir.path(), &["admin", "dev-keys"]));
+    assert_eq!(printed["project_key"], keys[0].as_str());
+    let rotated = json_of(&switchboard(&db, dir.path(), &["admin", "dev-keys", "--rotate"]));
+    assert_eq!((&rotated["org_id"], &rotated["project_id"]), (&printed["org_id"], &printed["project_id"]));
+    assert_ne!(rotated["project_key"], printed["project_key"]);
+    assert_ne!(rotated["org_key"], printed["org_key"]);
+    let again = json_of(&switchboard(&db, dir.path(), &["admin", "dev-keys"]));
+    assert_eq!(again["project_key"], rotated["project_key"], "the rotated keys are the ones kept");
+    let orgs = json_of(&switchboard(&db, dir.path(), &["admin", "list-orgs"]));
+    assert_eq!(orgs.as_array().map(Vec::len), Some(1), "one dev org, however often its keys are asked for");
 
-    // The key printed works against a server on the same data.
+    // The key kept works against a server on the same data.
     let mut child = start();
     let mut agents = None;
     for _ in 0..100 {
-        if let Ok(resp) = client.get(format!("{base}/v1/agents")).bearer_auth(&keys[0]).send().await {
+        if let Ok(resp) = client
+            .get(format!("{base}/v1/agents"))
+            .bearer_auth(rotated["project_key"].as_str().unwrap_or(""))
+            .send()
+            .await
+        {
             agents = Some(resp.status().as_u16());
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The old key was revoked by the rotation; the new one works.
+    let status = |key: String| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let resp = client.get(format!("{base}/v1/agents")).bearer_auth(key).send().await.expect("request");
+            resp.status().as_u16()
+        }
+    };
+    let new_key = rotated["project_key"].as_str().expect("key").to_owned();
+    let (old_status, new_status) = (status(keys[0].clone()).await, status(new_key).await);
     child.kill().ok();
     child.wait().ok();
     assert_eq!(agents, Some(200));
+    assert_eq!((old_status, new_status), (401, 200));
+}
+
+#[test]
+fn every_flag_and_command_says_what_it_is_for() {
+    fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name());
+        if command.get_about().is_none() && path.trim() != "switchboard" {
+            out.push(path.clone());
+        }
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.get_help().is_none() && !matches!(id, "help" | "version") {
+                out.push(format!("{path} --{id}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            undocumented(sub, &path, out);
+        }
+    }
+    let mut missing = Vec::new();
+    undocumented(&<switchboard::cli::Cli as clap::CommandFactory>::command(), "", &mut missing);
+    assert!(missing.is_empty(), "without help text: {missing:?}");
+}
+
+#[tokio::test]
+async fn logs_carry_no_colour_codes_into_a_pipe() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = test_database_url(&dir).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["admin", "list-orgs"])
+        .current_dir(dir.path())
+        .env("SWITCHBOARD_DATABASE_URL", &db)
+        .env("SWITCHBOARD_LOG", "debug")
+        .output()
+        .expect("run the switchboard binary");
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(!logs.trim().is_empty(), "debug logs were written");
+    assert!(!logs.contains('\u{1b}'), "colour codes in a pipe: {logs:?}");
 }
