@@ -10,6 +10,7 @@ use switchboard_runtime::call::CallService;
 use switchboard_runtime::knowledge::KnowledgeService;
 use switchboard_runtime::messaging::Channels;
 use switchboard_runtime::numbers::Numbers;
+use switchboard_runtime::speech::sidecar::{SupervisedSidecar, VoiceState};
 use switchboard_runtime::webhooks::Webhooks;
 use switchboard_store::Store;
 
@@ -86,6 +87,8 @@ pub struct Services {
     /// Phone numbers and addresses over the carrier.
     pub numbers: Numbers,
     pub voices: Vec<Voice>,
+    /// The local voice sidecar under supervision, when this node runs it.
+    pub voice: Option<SupervisedSidecar>,
 }
 
 /// Everything a handler can reach. Cheap to clone.
@@ -106,13 +109,14 @@ pub struct Inner {
     pub webhooks: Webhooks,
     pub channels: Channels,
     pub numbers: Numbers,
+    pub voice: Option<SupervisedSidecar>,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: ApiSettings, limiter: RateLimiter, services: Services) -> Self {
         let auth_failures = AuthFailures::new(settings.auth_failure_limit, settings.auth_failure_window);
         let cache = ReadCache::new(settings.cache_ttl, &store);
-        let Services { calls, knowledge, webhooks, channels, numbers, voices } = services;
+        let Services { calls, knowledge, webhooks, channels, numbers, voices, voice } = services;
         AppState(Arc::new(Inner {
             store,
             settings,
@@ -126,7 +130,22 @@ impl AppState {
             webhooks,
             channels,
             numbers,
+            voice,
         }))
+    }
+}
+
+impl AppState {
+    /// The local voice as health reports it: `off` when this node does not
+    /// run the sidecar, else `installing`, `starting`, `ready` or `down`.
+    pub fn voice_status(&self) -> &'static str {
+        match self.voice.as_ref().map(SupervisedSidecar::state) {
+            None => "off",
+            Some(VoiceState::Installing) => "installing",
+            Some(VoiceState::Starting) => "starting",
+            Some(VoiceState::Ready { .. }) => "ready",
+            Some(VoiceState::Down { .. }) => "down",
+        }
     }
 }
 

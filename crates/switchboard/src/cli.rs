@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, Role};
 use crate::server::{open_store, run, shutdown_signal};
-use crate::{admin, dev};
+use crate::{admin, dev, voice};
 
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about = "Self-hostable voice AI agent platform")]
@@ -53,6 +53,18 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The local voice (speech-to-text and text-to-speech sidecar).
+    Voice {
+        #[command(subcommand)]
+        command: VoiceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VoiceCommand {
+    /// Install the local voice sidecar from PyPI into the per-user cache (or
+    /// `voice.dir`) unless it is there already; prints where it lives.
+    Install,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +156,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             serve(config).await
         }
+        Command::Voice { command: VoiceCommand::Install } => {
+            println!("{}", voice::install(&config).await?.display());
+            Ok(())
+        }
         Command::Migrate => {
             open_store(&config, Clock::system()).await?.close().await;
             println!("migrations applied");
@@ -186,6 +202,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     if config.dev {
+        // A person is watching: the first start installs the voice in the
+        // foreground, with its progress; later starts find it at once.
+        if config.voice.settings().needs_sidecar() && config.role.runs_calls() {
+            voice::install(&config).await?;
+        }
         let store = open_store(&config, Clock::system()).await?;
         let creds = dev::credentials(&store, &config.data_dir(), config.billing.starting_credits).await?;
         store.close().await;

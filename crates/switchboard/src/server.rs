@@ -80,6 +80,7 @@ pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppSta
         channels: Channels::new(&channel_settings, outbound),
         numbers: Numbers::simulated(store.clone(), config.carrier_settings()),
         voices: local_catalogue(),
+        voice: crate::voice::supervised(config)?,
     };
     let state = AppState::new(store, config.api_settings(), limiter, services);
     if let Some(url) = &config.redis_url {

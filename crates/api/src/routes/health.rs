@@ -20,6 +20,10 @@ pub struct Liveness {
     pub timestamp: String,
     /// `connected` or `disconnected`.
     pub database: String,
+    /// The local voice (speech-to-text and text-to-speech sidecar): `ready`,
+    /// `installing` (its first start), `starting`, `down` (being restarted),
+    /// or `off` (not run by this node, or providers replace it).
+    pub voice: String,
 }
 
 /// With a key: which project and org the key acts on, and the org's tier.
@@ -56,6 +60,7 @@ async fn health(State(state): State<AppState>, req: Request) -> Response {
             status: if up { "healthy" } else { "degraded" }.into(),
             timestamp: switchboard_domain::time::iso(state.store.clock().now_ms()),
             database: if up { "connected" } else { "disconnected" }.into(),
+            voice: state.voice_status().into(),
         };
         let status = if up { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
         return (status, axum::Json(body)).into_response();

@@ -155,6 +155,7 @@ async fn health_answers_liveness_without_a_key_and_scope_with_one() {
     assert_eq!(live.status, 200);
     assert_eq!(live.body["status"], "healthy");
     assert_eq!(live.body["database"], "connected");
+    assert_eq!(live.body["voice"], "off", "the test server runs no voice sidecar");
     assert!(live.body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
     assert!(live.header("x-ratelimit-limit").is_none());
 

@@ -87,17 +87,28 @@ async fn serve_prints_a_working_dev_key_and_stops_cleanly_on_sigterm() {
     let client = reqwest::Client::new();
 
     let mut keys = Vec::new();
-    for _ in 0..2 {
+    for round in 0..2 {
         let child = start();
-        let mut up = false;
-        for _ in 0..100 {
-            if client.get(format!("{base}/v1/health")).send().await.is_ok() {
-                up = true;
+        // The first start on a fresh machine installs the local voice first.
+        let mut health = None;
+        for _ in 0..3000 {
+            if let Ok(resp) = client.get(format!("{base}/v1/health")).send().await {
+                health = resp.json::<Value>().await.ok();
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(up, "server came up");
+        let mut health = health.expect("server came up");
+        // --dev runs the local voice and says when it is ready.
+        for _ in 0..1200 {
+            if round > 0 || health["voice"] == "ready" {
+                break;
+            }
+            assert!(["starting", "installing", "ready"].contains(&health["voice"].as_str().unwrap_or("")), "{health}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            health = client.get(format!("{base}/v1/health")).send().await.expect("health").json().await.expect("json");
+        }
+        assert!(round > 0 || health["voice"] == "ready", "the voice never became ready: {health}");
         let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
         assert!(status.success());
         let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
