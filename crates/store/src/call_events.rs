@@ -29,11 +29,14 @@ pub(crate) fn lifecycle(kind: EventType, call: &CallRecord) -> NewEvent {
 /// The event a finished call emits: `call.ended` when it was answered,
 /// `call.failed` when it never connected.
 pub(crate) fn finished(call: &CallRecord) -> NewEvent {
+    // Every field as the Calls API shows it: `ended_reason` is null where the
+    // call record's is (busy, rejected), `extracted_data` `{}` when nothing was
+    // extracted.
     if call.answered_at.is_none() && call.status != CallStatus::Completed {
-        let reason = call.ended_reason.map(EndedReason::as_str).or(call.disposition.map(Disposition::as_str));
         let data = json!({
             "call_id": call.id, "agent_id": call.agent_id, "from": call.from_number, "to": call.to_number,
-            "status": call.status.as_str(), "ended_reason": reason,
+            "status": call.status.as_str(), "disposition": call.disposition.map(Disposition::as_str),
+            "ended_reason": call.ended_reason.map(EndedReason::as_str),
         });
         return event(EventType::CallFailed, call, data);
     }
@@ -64,7 +67,7 @@ pub(crate) fn finished(call: &CallRecord) -> NewEvent {
         "turn_count": call.turn_count,
         "tool_call_count": call.tool_call_count,
         "tools_called": call.tools_called,
-        "extracted_data": call.extracted_data,
+        "extracted_data": call.extracted_data.clone().unwrap_or_else(|| json!({})),
         "transcript": transcript,
     });
     event(EventType::CallEnded, call, data)

@@ -39,6 +39,9 @@ pub struct Call {
     pub status: CallStatus,
     pub disposition: Option<Disposition>,
     pub ended_reason: Option<EndedReason>,
+    /// Seconds from the answer (`answered_at`) to the end, rounded; 0 for a
+    /// call that was never answered. A transferred call's own duration stops
+    /// at the transfer (the leg is `transfer_duration_seconds`). What is billed.
     pub duration_seconds: i64,
     /// Billable minutes: `round(duration_seconds / 60, 2)`.
     pub minutes_used: f64,
@@ -83,8 +86,11 @@ pub struct Call {
     pub config_source: switchboard_domain::call::ConfigSource,
     /// Why the server_url's configuration was not used (`agent_fallback`).
     pub server_url_error: Option<String>,
+    /// When the call was placed (outbound) or rang in (inbound), ISO-8601 UTC.
     pub started_at: String,
+    /// When it was answered; `null` if it never was (busy, no answer, …).
     pub answered_at: Option<String>,
+    /// When it ended; `null` while it is live.
     pub ended_at: Option<String>,
 }
 

@@ -606,3 +606,18 @@ async fn a_call_the_balance_cannot_pay_a_first_minute_for_is_refused_or_rejected
     assert_eq!(inbound.body["status"], "rejected", "{}", inbound.body);
     assert_eq!(s.get("/v1/credits").await.body["balance"], 0.05, "nothing was spent");
 }
+
+#[tokio::test]
+async fn the_call_object_documents_what_its_duration_and_times_measure() {
+    let s = TestServer::start().await;
+    let doc = s.call(Method::GET, "/v1/openapi.json", None, None).await.body;
+    let call = &doc["components"]["schemas"]["Call"]["properties"];
+    let described = |field: &str, words: &[&str]| {
+        let text = call[field]["description"].as_str().unwrap_or_default().to_lowercase();
+        assert!(words.iter().all(|w| text.contains(w)), "{field}: {text:?} should mention {words:?}");
+    };
+    described("duration_seconds", &["answer", "never answered", "transfer"]);
+    described("started_at", &["placed", "rang in"]);
+    described("answered_at", &["never"]);
+    described("ended_at", &["live"]);
+}

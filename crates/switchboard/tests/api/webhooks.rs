@@ -572,3 +572,35 @@ async fn a_slow_endpoint_gets_its_share_at_once_and_does_not_hold_up_the_others(
     }
     assert!(fast[5] < slow[0], "the other endpoint got everything while the slow one answered its first two");
 }
+
+#[tokio::test]
+async fn a_calls_webhooks_say_what_the_calls_api_says() {
+    let s = server().await;
+    let rx = WebhookReceiver::start().await;
+    org_hook(&s, &rx.url("/org"), json!(["call.failed", "call.ended"])).await;
+    let agent = s.create_agent(json!({"name": "Plain"})).await;
+    let mut calls = Vec::new();
+    // Busy, no answer and failed never connect; the fourth is answered with
+    // nothing to extract.
+    for to in ["+15550100002", "+15550100003", "+15550100005", "+31612345678"] {
+        let script = json!({"script": [{"say": "Hello?"}, {"hangup": true}]});
+        let resp = s.post("/v1/calls", json!({"agent_id": agent, "to": to, "simulation": script})).await;
+        assert_eq!(resp.status, 201, "{}", resp.body);
+        calls.push(resp.body["call_id"].as_str().expect("id").to_owned());
+    }
+    let got =
+        rx.wait_until(WAIT, |d| calls.iter().all(|c| d.iter().any(|x| x.body["data"]["call_id"] == c.as_str()))).await;
+    for id in &calls {
+        let call = s.finished_call(id).await;
+        let hook = &got.iter().find(|d| d.body["data"]["call_id"] == id.as_str()).expect("its event").body["data"];
+        for field in ["status", "disposition", "ended_reason"] {
+            assert_eq!(hook[field], call[field], "{field} of {id}: webhook {hook} vs API {call}");
+        }
+        if call["answered_at"].is_string() {
+            assert_eq!(hook["extracted_data"], json!({}), "{hook}");
+            assert_eq!(hook["extracted_data"], call["extracted_data"]);
+        }
+    }
+    let busy = s.finished_call(&calls[0]).await;
+    assert_eq!((&busy["status"], &busy["ended_reason"]), (&json!("busy"), &Value::Null));
+}
