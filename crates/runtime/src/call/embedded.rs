@@ -1,7 +1,17 @@
 //! The embedded default brain: what an agent says when no language model is
 //! configured. It greets, says goodbye when the caller does, answers from the
 //! agent's knowledge bases when an entry covers the question well enough, and
-//! otherwise answers politely that it cannot help with that itself.
+//! otherwise says what the caller can ask about instead of only refusing.
+
+/// What the knowledge bases made of a caller's question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The answer of the entry that covers the question.
+    Answer(String),
+    /// No entry covers it; `topics` are the names of the agent's knowledge
+    /// bases (none when it has none).
+    Nothing { topics: Vec<String> },
+}
 
 /// What the brain wants to happen after a caller's turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,20 +55,27 @@ impl EmbeddedBrain {
         })
     }
 
-    /// The reply from what the knowledge bases found (`None`: nothing covers
-    /// the question well enough).
-    pub fn answer(&self, found: Option<String>) -> Reply {
+    /// The reply from what the knowledge bases found.
+    pub fn answer(&self, found: Found) -> Reply {
         match found {
-            Some(answer) => Reply::Say(answer),
-            None => self.fallback(),
+            Found::Answer(answer) => Reply::Say(answer),
+            Found::Nothing { topics } => self.fallback(&topics),
         }
     }
 
-    /// What the agent says when it has no answer.
-    fn fallback(&self) -> Reply {
+    /// What the agent says when it has no answer: why, and what the caller
+    /// can ask about instead.
+    fn fallback(&self, topics: &[String]) -> Reply {
+        let can = match topics {
+            [] => "I can take a message for the team.".to_owned(),
+            [one] => format!("I can answer questions about {one}, or take a message for the team."),
+            [first @ .., last] => {
+                format!("I can answer questions about {} and {last}, or take a message for the team.", first.join(", "))
+            }
+        };
         Reply::Say(format!(
-            "I'm sorry, I can't answer that myself: {} is running without a language model. \
-             Is there anything else I can note for the team?",
+            "I'm sorry, I can't answer that myself: {} is running without a language model. {can} \
+             What would you like to do?",
             self.agent_name
         ))
     }
@@ -93,12 +110,18 @@ mod tests {
     }
 
     #[test]
-    fn answers_from_knowledge_or_says_why_not() {
+    fn answers_from_knowledge_or_says_why_not_and_what_it_can_do() {
         let brain = EmbeddedBrain::new("Acme Support", None, true);
-        assert_eq!(brain.answer(Some("We open at nine.".into())), Reply::Say("We open at nine.".into()));
-        let Reply::Say(text) = brain.answer(None) else {
-            panic!("a plain reply");
+        assert_eq!(brain.answer(Found::Answer("We open at nine.".into())), Reply::Say("We open at nine.".into()));
+        let said = |topics: &[&str]| {
+            let topics = topics.iter().map(|t| (*t).to_owned()).collect();
+            let Reply::Say(text) = brain.answer(Found::Nothing { topics }) else { panic!("a plain reply") };
+            assert!(text.contains("Acme Support") && text.contains("language model"), "{text}");
+            text
         };
-        assert!(text.contains("Acme Support") && text.contains("language model"));
+        assert!(said(&[]).contains("take a message"));
+        assert!(said(&["Opening hours"]).contains("questions about Opening hours, or take a message"));
+        let three = said(&["Opening hours", "Prices", "Delivery"]);
+        assert!(three.contains("questions about Opening hours, Prices and Delivery"), "{three}");
     }
 }

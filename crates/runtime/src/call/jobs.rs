@@ -15,6 +15,7 @@ use tokio::task::AbortHandle;
 use tracing::Instrument;
 
 use super::conversation::LLM_TIMEOUT;
+use super::embedded::Found;
 use super::memory::CallerMemory;
 use super::session::{Finished, Job, JobId, JobOutput};
 use crate::call::server_url::ServerUrl;
@@ -116,8 +117,11 @@ impl JobContext {
             }
             Job::KnowledgeAnswer(utterance) => {
                 let found = match &self.knowledge {
-                    Some(knowledge) => knowledge.best_answer(&utterance).await,
-                    None => None,
+                    Some(knowledge) => match knowledge.best_answer(&utterance).await {
+                        Some(answer) => Found::Answer(answer),
+                        None => Found::Nothing { topics: knowledge.topics().await },
+                    },
+                    None => Found::Nothing { topics: Vec::new() },
                 };
                 send(JobOutput::Answer(found));
             }

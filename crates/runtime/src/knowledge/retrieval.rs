@@ -95,6 +95,19 @@ impl KnowledgeSearch {
         }
     }
 
+    /// The names of the agent's knowledge bases, to tell a caller what can be
+    /// asked when a question found no answer (a base that cannot be read is
+    /// left out).
+    pub async fn topics(&self) -> Vec<String> {
+        let mut names = Vec::with_capacity(self.kb_ids.len());
+        for id in &self.kb_ids {
+            if let Ok(kb) = self.store.knowledge_base(&self.org_id, id).await {
+                names.push(kb.settings.name);
+            }
+        }
+        names
+    }
+
     /// The tool offered to the language model.
     pub fn tool_spec() -> ToolSpec {
         ToolSpec {

@@ -37,7 +37,7 @@ use self::speech::{LineId, Speech, Tag};
 use self::turn::Turn;
 use super::UtteranceId;
 use super::conversation::{Conversation, Offer};
-use super::embedded::EmbeddedBrain;
+use super::embedded::{EmbeddedBrain, Found};
 use super::memory::{CallerMemory, welcome};
 use super::{CallClock, CallCommand, ControlError, Dtmf, GatherRequest, NotConnected, TransportAction, TransportEvent};
 use crate::call::server_url::ServerUrlError;
@@ -112,7 +112,7 @@ pub enum JobOutput {
     ModelDone(Result<ChatOutcome, String>),
     ServerTool(Result<ToolCallResponse, ServerUrlError>),
     ToolResult(String),
-    Answer(Option<String>),
+    Answer(Found),
     /// What a reservation of credit granted (maybe less than asked, maybe nothing).
     Reserved(Micros),
 }

@@ -18,7 +18,7 @@ use switchboard_domain::time::iso;
 use super::speech::{LineId, Tag};
 use super::{APOLOGY, Job, JobId, LatencyProbe, Now, Session};
 use crate::call::conversation::{END_CALL, MAX_TOOL_ROUNDS, REMEMBER, SentenceSplitter, TRANSFER_CALL, arguments};
-use crate::call::embedded::Reply;
+use crate::call::embedded::{Found, Reply};
 use crate::call::server_url::ServerUrlError;
 use crate::knowledge::retrieval::KNOWLEDGE_BASE_SEARCH;
 use crate::llm::{ChatOutcome, ToolCall};
@@ -140,13 +140,13 @@ impl Session {
             self.turn = Some(turn);
         } else {
             self.turn = Some(turn);
-            let reply = self.brain.answer(None);
+            let reply = self.brain.answer(Found::Nothing { topics: Vec::new() });
             self.embedded_reply(reply);
         }
     }
 
     /// The embedded brain found (or did not find) its answer.
-    pub(super) fn on_answer(&mut self, job: JobId, found: Option<String>) {
+    pub(super) fn on_answer(&mut self, job: JobId, found: Found) {
         if !matches!(self.turn.as_ref().map(|t| &t.work), Some(Work::Answer(j)) if *j == job) {
             return;
         }

@@ -83,6 +83,8 @@ async fn the_embedded_brain_answers_a_caller_from_the_knowledge_base() {
     assert_eq!(said[2], ("assistant".into(), HOURS.into()), "{said:?}");
     assert_eq!(said[3].1, "Can you fix my car engine?");
     assert!(said[4].1.contains("language model"), "no entry covers it: the polite fallback ({said:?})");
+    let kb_name = s.get(&format!("/v1/knowledge-bases/{kb}")).await.body["name"].as_str().expect("name").to_owned();
+    assert!(said[4].1.contains(&format!("questions about {kb_name}")), "it names what can be asked ({said:?})");
 }
 
 #[tokio::test]
