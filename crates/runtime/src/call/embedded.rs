@@ -13,6 +13,17 @@ pub enum Found {
     Nothing { topics: Vec<String> },
 }
 
+/// What the call's menu offers a caller the brain cannot help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuOffer {
+    /// The call has no menu.
+    None,
+    /// Saying "menu" plays it again.
+    Menu,
+    /// ... and one of its options puts the caller through to a person.
+    WithTransfer,
+}
+
 /// What the brain wants to happen after a caller's turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -55,17 +66,18 @@ impl EmbeddedBrain {
         })
     }
 
-    /// The reply from what the knowledge bases found.
-    pub fn answer(&self, found: Found) -> Reply {
+    /// The reply from what the knowledge bases found; `menu` is what the
+    /// call's menu offers when they found nothing.
+    pub fn answer(&self, found: Found, menu: MenuOffer) -> Reply {
         match found {
             Found::Answer(answer) => Reply::Say(answer),
-            Found::Nothing { topics } => self.fallback(&topics),
+            Found::Nothing { topics } => self.fallback(&topics, menu),
         }
     }
 
     /// What the agent says when it has no answer: why, and what the caller
-    /// can ask about instead.
-    fn fallback(&self, topics: &[String]) -> Reply {
+    /// can do instead.
+    fn fallback(&self, topics: &[String], menu: MenuOffer) -> Reply {
         let can = match topics {
             [] => "I can take a message for the team.".to_owned(),
             [one] => format!("I can answer questions about {one}, or take a message for the team."),
@@ -73,8 +85,15 @@ impl EmbeddedBrain {
                 format!("I can answer questions about {} and {last}, or take a message for the team.", first.join(", "))
             }
         };
+        let menu = match menu {
+            MenuOffer::None => "",
+            MenuOffer::Menu => " You can also say menu to hear the options again.",
+            MenuOffer::WithTransfer => {
+                " You can also say menu to hear the options again, or to be put through to someone."
+            }
+        };
         Reply::Say(format!(
-            "I'm sorry, I can't answer that myself: {} is running without a language model. {can} \
+            "I'm sorry, I can't answer that myself: {} is running without a language model. {can}{menu} \
              What would you like to do?",
             self.agent_name
         ))
@@ -112,10 +131,13 @@ mod tests {
     #[test]
     fn answers_from_knowledge_or_says_why_not_and_what_it_can_do() {
         let brain = EmbeddedBrain::new("Acme Support", None, true);
-        assert_eq!(brain.answer(Found::Answer("We open at nine.".into())), Reply::Say("We open at nine.".into()));
+        let answer = brain.answer(Found::Answer("We open at nine.".into()), MenuOffer::WithTransfer);
+        assert_eq!(answer, Reply::Say("We open at nine.".into()));
         let said = |topics: &[&str]| {
             let topics = topics.iter().map(|t| (*t).to_owned()).collect();
-            let Reply::Say(text) = brain.answer(Found::Nothing { topics }) else { panic!("a plain reply") };
+            let Reply::Say(text) = brain.answer(Found::Nothing { topics }, MenuOffer::None) else {
+                panic!("a plain reply")
+            };
             assert!(text.contains("Acme Support") && text.contains("language model"), "{text}");
             text
         };
@@ -123,5 +145,12 @@ mod tests {
         assert!(said(&["Opening hours"]).contains("questions about Opening hours, or take a message"));
         let three = said(&["Opening hours", "Prices", "Delivery"]);
         assert!(three.contains("questions about Opening hours, Prices and Delivery"), "{three}");
+        assert!(!three.contains("menu"), "no menu, none offered");
+        let offered = |menu| {
+            let Reply::Say(text) = brain.answer(Found::Nothing { topics: Vec::new() }, menu) else { panic!("plain") };
+            text
+        };
+        assert!(offered(MenuOffer::Menu).contains("say menu to hear the options again."));
+        assert!(offered(MenuOffer::WithTransfer).contains("or to be put through to someone"));
     }
 }

@@ -167,3 +167,20 @@ async fn an_invalid_menu_falls_back_to_the_agent() {
         c["server_url_error"]
     );
 }
+
+#[tokio::test]
+async fn the_assistant_without_a_model_offers_the_menu_back_and_the_caller_can_take_it() {
+    let c = call_with_menu(
+        front_desk(),
+        json!([{"say": "assistant"}, {"say": "Can you fix my car?"}, {"say": "Menu, please"}, {"say": "sales"}, {"wait": 600}]),
+    )
+    .await;
+    let said = lines(&c);
+    let fallback = said.iter().find(|l| l.contains("language model")).expect("the brain could not answer");
+    assert!(fallback.contains("say menu to hear the options again, or to be put through to someone"), "{said:?}");
+    let menu_again = said.iter().rposition(|l| *l == format!("assistant: {PROMPT}")).expect("the menu");
+    let asked = said.iter().position(|l| l == "user: Menu, please").expect("asked for it");
+    assert!(menu_again > asked, "the menu played again after the caller asked: {said:?}");
+    assert_eq!(c["disposition"], "transferred", "and its transfer option works: {said:?}");
+    assert_eq!(c["transferred_to"], "+31850000001");
+}

@@ -9,6 +9,7 @@ use switchboard_domain::call::EndedReason;
 use switchboard_domain::ivr::{IvrAction, IvrInput, IvrMenu, IvrOption};
 
 use super::Session;
+use crate::call::embedded::MenuOffer;
 
 /// The menu the caller is in.
 pub(super) struct IvrState {
@@ -128,11 +129,59 @@ impl Session {
         }
     }
 
+    /// The caller asked for the menu again: the top menu plays, fresh.
+    pub(super) fn reopen_menu(&mut self) {
+        if let Some(menu) = self.menu.clone() {
+            self.ivr = Some(IvrState::new(menu));
+            self.play_menu();
+        }
+    }
+
+    /// What the embedded brain can offer beside its knowledge: the menu, and
+    /// through it a person, when the call has one.
+    pub(super) fn menu_offer(&self) -> MenuOffer {
+        match &self.menu {
+            None => MenuOffer::None,
+            Some(menu) if menu.options.iter().any(|o| o.action == IvrAction::Transfer) => MenuOffer::WithTransfer,
+            Some(_) => MenuOffer::Menu,
+        }
+    }
+
     /// Hands the call to the AI, which greets the caller (`say` or its greeting).
     fn leave_menu(&mut self, say: Option<String>) {
         self.ivr = None;
         let greeting = say.unwrap_or_else(|| self.brain.greeting());
         self.engage_brain(&greeting);
         self.say(&greeting);
+    }
+}
+
+/// Whether an utterance asks to hear the menu again: a short request naming
+/// it ("menu", "main menu, please", "back to the menu"), not a question about
+/// one ("what's on the menu?").
+pub(super) fn asks_for_menu(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
+    let asking = ["what", "what's", "whats", "which", "is", "does", "do", "on"];
+    words.len() <= 5 && words.contains(&"menu") && !words.iter().any(|w| asking.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asks_for_menu;
+
+    #[test]
+    fn a_short_request_for_the_menu_is_one_and_a_question_about_it_is_not() {
+        for yes in ["Menu", "main menu, please", "Back to the menu.", "the menu again"] {
+            assert!(asks_for_menu(yes), "{yes}");
+        }
+        for no in [
+            "What's on the menu?",
+            "Is the lunch menu vegan?",
+            "I'd like to order something",
+            "menu menu menu menu menu menu",
+        ] {
+            assert!(!asks_for_menu(no), "{no}");
+        }
     }
 }

@@ -25,14 +25,14 @@ use switchboard_domain::call::{
     TurnLatency, price_call,
 };
 use switchboard_domain::events::EventType;
-use switchboard_domain::ivr::IvrInput;
+use switchboard_domain::ivr::{IvrInput, IvrMenu};
 use switchboard_domain::memory::learned::Learned;
 use switchboard_domain::money::Micros;
 use switchboard_domain::server_url::{CallConfig, ToolCallRequest, ToolCallResponse, ToolDef};
 use switchboard_domain::time::iso;
 use switchboard_store::memory::MemoryContext;
 
-use self::ivr::IvrState;
+use self::ivr::{IvrState, asks_for_menu};
 use self::speech::{LineId, Speech, Tag};
 use self::turn::Turn;
 use super::UtteranceId;
@@ -302,6 +302,8 @@ pub struct Session {
     server_greeting: bool,
     server_tools: Vec<ToolDef>,
     ivr: Option<IvrState>,
+    /// The call's top menu, which the caller can ask for again ("menu").
+    menu: Option<IvrMenu>,
     ivr_path: Vec<Value>,
     extraction: Option<Value>,
     learned: Learned,
@@ -358,6 +360,7 @@ impl Session {
             server_greeting: false,
             server_tools: Vec::new(),
             ivr: None,
+            menu: None,
             ivr_path: Vec::new(),
             extraction: None,
             learned: Learned::default(),
@@ -709,6 +712,7 @@ impl Session {
             self.server_tools = tools;
         }
         if let Some(menu) = config.ivr {
+            self.menu = Some(menu.clone());
             self.ivr = Some(IvrState::new(menu));
         }
         self.extraction = config.extraction;
@@ -806,6 +810,10 @@ impl Session {
         }
         if self.ivr.is_some() {
             self.ivr_input(IvrInput::Speech(&text));
+            return;
+        }
+        if self.conversation.is_none() && self.menu.is_some() && asks_for_menu(&text) {
+            self.reopen_menu();
             return;
         }
         self.record.turn_count += 1;

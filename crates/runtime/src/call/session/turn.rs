@@ -140,7 +140,7 @@ impl Session {
             self.turn = Some(turn);
         } else {
             self.turn = Some(turn);
-            let reply = self.brain.answer(Found::Nothing { topics: Vec::new() });
+            let reply = self.brain.answer(Found::Nothing { topics: Vec::new() }, self.menu_offer());
             self.embedded_reply(reply);
         }
     }
@@ -150,7 +150,7 @@ impl Session {
         if !matches!(self.turn.as_ref().map(|t| &t.work), Some(Work::Answer(j)) if *j == job) {
             return;
         }
-        let reply = self.brain.answer(found);
+        let reply = self.brain.answer(found, self.menu_offer());
         self.embedded_reply(reply);
     }
 
