@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(public)
         .merge(authed)
+        .merge(routes::telephony::router())
         .route("/v1/openapi.json", axum::routing::get(move || async move { axum::Json(doc_json) }))
         .route("/metrics", axum::routing::get(metrics::render))
         .merge(docs::router("/v1/openapi.json"))

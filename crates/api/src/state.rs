@@ -11,6 +11,7 @@ use switchboard_runtime::knowledge::KnowledgeService;
 use switchboard_runtime::messaging::Channels;
 use switchboard_runtime::numbers::Numbers;
 use switchboard_runtime::speech::sidecar::{SupervisedSidecar, VoiceState};
+use switchboard_runtime::telephony::Telephony;
 use switchboard_runtime::webhooks::Webhooks;
 use switchboard_store::Store;
 
@@ -89,6 +90,8 @@ pub struct Services {
     pub voices: Vec<Voice>,
     /// The local voice sidecar under supervision, when this node runs it.
     pub voice: Option<SupervisedSidecar>,
+    /// Imported carrier numbers, carrier webhooks and media streams.
+    pub telephony: Telephony,
 }
 
 /// Everything a handler can reach. Cheap to clone.
@@ -110,13 +113,14 @@ pub struct Inner {
     pub channels: Channels,
     pub numbers: Numbers,
     pub voice: Option<SupervisedSidecar>,
+    pub telephony: Telephony,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: ApiSettings, limiter: RateLimiter, services: Services) -> Self {
         let auth_failures = AuthFailures::new(settings.auth_failure_limit, settings.auth_failure_window);
         let cache = ReadCache::new(settings.cache_ttl, &store);
-        let Services { calls, knowledge, webhooks, channels, numbers, voices, voice } = services;
+        let Services { calls, knowledge, webhooks, channels, numbers, voices, voice, telephony } = services;
         AppState(Arc::new(Inner {
             store,
             settings,
@@ -131,6 +135,7 @@ impl AppState {
             channels,
             numbers,
             voice,
+            telephony,
         }))
     }
 }

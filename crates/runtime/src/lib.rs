@@ -11,4 +11,5 @@ pub mod messaging;
 pub mod numbers;
 pub mod outbound;
 pub mod speech;
+pub mod telephony;
 pub mod webhooks;

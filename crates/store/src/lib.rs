@@ -8,6 +8,7 @@ pub mod addresses;
 pub mod agents;
 mod call_events;
 pub mod calls;
+pub mod carrier_numbers;
 pub mod changes;
 pub mod clock;
 pub mod contacts;

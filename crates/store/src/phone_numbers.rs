@@ -29,7 +29,10 @@ pub struct PhoneNumberRow {
     pub agent_id: Option<String>,
     pub address_id: Option<String>,
     pub city_code: Option<String>,
-    /// When the next 28-day cycle is charged.
+    /// `simulated` (bought here and billed every cycle) or the carrier an imported
+    /// number belongs to (`twilio`), which bills it itself.
+    pub provider: String,
+    /// When the next 28-day cycle is charged (bought numbers only).
     pub next_billing_at: i64,
     /// `released` (by the API) or `non_payment` (by the renewal rule).
     pub release_reason: Option<String>,
@@ -37,11 +40,14 @@ pub struct PhoneNumberRow {
     pub released_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, org_id, project_id, phone_number, country_code, number_type, agent_id, address_id, \
-    city_code, next_billing_at, release_reason, created_at, released_at";
+pub(crate) const COLUMNS: &str = "id, org_id, project_id, phone_number, country_code, number_type, agent_id, \
+    address_id, city_code, provider, next_billing_at, release_reason, created_at, released_at";
+
+/// The provider of numbers bought from the simulated carrier.
+pub const SIMULATED: &str = "simulated";
 
 impl PhoneNumberRow {
-    fn from_row(row: &AnyRow) -> Result<Self> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         let kind = text(row, "number_type")?;
         Ok(PhoneNumberRow {
             id: text(row, "id")?,
@@ -53,6 +59,7 @@ impl PhoneNumberRow {
             agent_id: opt_text(row, "agent_id")?,
             address_id: opt_text(row, "address_id")?,
             city_code: opt_text(row, "city_code")?,
+            provider: text(row, "provider")?,
             next_billing_at: int(row, "next_billing_at")?,
             release_reason: opt_text(row, "release_reason")?,
             created_at: int(row, "created_at")?,
@@ -292,7 +299,8 @@ impl Store {
         Ok(number)
     }
 
-    /// Renews up to `limit` numbers whose cycle is due: each cycle is charged
+    /// Renews up to `limit` bought numbers whose cycle is due (imported numbers are
+    /// billed by their carrier): each cycle is charged
     /// (or the number released for non-payment, see
     /// [`switchboard_domain::phone_numbers::renewal`]) in one transaction that
     /// first moves `next_billing_at` on by 28 days on the condition that it
@@ -303,7 +311,7 @@ impl Store {
         let now = self.now();
         let sql = format!(
             "SELECT {COLUMNS} FROM phone_numbers WHERE released_at IS NULL AND next_billing_at <= $1 \
-             ORDER BY next_billing_at LIMIT $2"
+             AND provider = '{SIMULATED}' ORDER BY next_billing_at LIMIT $2"
         );
         let due = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&self.pool).await?;
         let mut pass = RenewalPass::default();

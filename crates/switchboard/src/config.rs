@@ -34,6 +34,10 @@ pub struct Config {
     /// This node's name among the nodes sharing the database; the calls it
     /// holds carry it. Default: the host name.
     pub node_id: Option<String>,
+    /// The address carriers (Twilio) reach this server at, e.g.
+    /// `https://sb.example.com`: their webhooks are signed over it and media
+    /// streams connect to it. Default in `--dev`: `http://<listen address>`.
+    pub public_url: Option<String>,
     pub billing: Billing,
     pub http: Http,
     pub auth: Auth,
@@ -110,10 +114,15 @@ impl Voice {
     }
 }
 
-/// The simulated carrier and its worker: `[carrier]`.
+/// The simulated carrier and its worker, and imported carrier numbers: `[carrier]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Carrier {
+    /// Encrypts carrier credentials at rest (Twilio auth tokens): 32 bytes as
+    /// 64 hex digits or base64. Set it through `SWITCHBOARD_CARRIER__SECRET_KEY`.
+    /// Without it numbers cannot be imported, except in `--dev`, where a key is
+    /// generated and kept beside the database (`carrier-secret.key`, mode 0600).
+    pub secret_key: Option<Secret>,
     /// How long the review of a submitted address takes (0: it lands on the
     /// next worker round or status check).
     pub address_review_seconds: f64,
@@ -125,6 +134,7 @@ impl Default for Carrier {
     fn default() -> Self {
         let settings = CarrierSettings::default();
         Self {
+            secret_key: None,
             address_review_seconds: settings.review_delay.as_secs_f64(),
             poll_interval_ms: millis(settings.poll_interval),
         }
@@ -475,6 +485,7 @@ impl Default for Config {
             dev: false,
             role: Role::All,
             node_id: None,
+            public_url: None,
             billing: Billing::default(),
             http: Http::default(),
             auth: Auth::default(),

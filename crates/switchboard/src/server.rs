@@ -18,6 +18,11 @@ use switchboard_runtime::knowledge::KnowledgeService;
 use switchboard_runtime::messaging::Channels;
 use switchboard_runtime::numbers::Numbers;
 use switchboard_runtime::outbound::{OutboundClient, OutboundPolicy};
+use switchboard_runtime::speech::sidecar::SupervisedSidecar;
+use switchboard_runtime::speech::speech_policy;
+use switchboard_runtime::telephony::secrets::CarrierSecrets;
+use switchboard_runtime::telephony::voice::LineVoices;
+use switchboard_runtime::telephony::{Telephony, TelephonySettings};
 use switchboard_runtime::webhooks::Webhooks;
 use switchboard_store::journal::CallJournal;
 use switchboard_store::{Clock, Store, redact};
@@ -53,12 +58,12 @@ pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppSta
     config.memory.check().map_err(anyhow::Error::msg).context("invalid [memory] settings")?;
     let channel_settings = config.channel_settings();
     Channels::check(&channel_settings).context("invalid [email] settings")?;
-    let outbound = OutboundClient::new(OutboundPolicy {
+    let policy = OutboundPolicy {
         allow_private: config.dev,
         allow_list: config.outbound.allow_list.clone(),
         ..OutboundPolicy::default()
-    })
-    .context("invalid outbound.allow_list")?;
+    };
+    let outbound = OutboundClient::new(policy.clone()).context("invalid outbound.allow_list")?;
     let calls = CallService::new(
         store.clone(),
         CallJournal::start(store.clone()),
@@ -73,6 +78,17 @@ pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppSta
             runs_calls: config.role.runs_calls(),
         },
     );
+    let voice = crate::voice::supervised(config)?;
+    let voices = LineVoices::new(
+        config.voice.settings(),
+        voice.as_ref().map(SupervisedSidecar::subscribe),
+        OutboundClient::new(speech_policy(&policy)).context("invalid outbound.allow_list")?,
+    );
+    let telephony = Telephony::new(
+        store.clone(),
+        calls.clone(),
+        TelephonySettings { public_url: config.public_url.clone(), secrets: carrier_secrets(config)?, voices },
+    );
     let services = Services {
         calls,
         knowledge: KnowledgeService::new(store.clone(), outbound.clone(), config.knowledge_settings()),
@@ -80,7 +96,8 @@ pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppSta
         channels: Channels::new(&channel_settings, outbound),
         numbers: Numbers::simulated(store.clone(), config.carrier_settings()),
         voices: local_catalogue(),
-        voice: crate::voice::supervised(config)?,
+        voice,
+        telephony,
     };
     let state = AppState::new(store, config.api_settings(), limiter, services);
     if let Some(url) = &config.redis_url {
@@ -91,6 +108,68 @@ pub async fn build_state(config: &Config, store: Store) -> anyhow::Result<AppSta
             .with_context(|| format!("cannot subscribe to Redis at {}", redact(url)))?;
     }
     Ok(state)
+}
+
+/// Where a development server keeps the carrier secret it generated.
+const DEV_CARRIER_KEY_FILE: &str = "carrier-secret.key";
+
+/// The key that seals carrier credentials: configured, or in `--dev` generated
+/// once and kept beside the database (mode 0600); `None` otherwise, and
+/// imports are refused until one is set.
+fn carrier_secrets(config: &Config) -> anyhow::Result<Option<CarrierSecrets>> {
+    if let Some(key) = &config.carrier.secret_key {
+        return CarrierSecrets::from_config(&key.0).map(Some).context("invalid carrier.secret_key");
+    }
+    if !config.dev {
+        return Ok(None);
+    }
+    let dir = config.data_dir();
+    let path = dir.join(DEV_CARRIER_KEY_FILE);
+    let saved = || {
+        let saved = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        CarrierSecrets::from_config(&saved).map(Some).with_context(|| format!("invalid key in {}", path.display()))
+    };
+    if path.exists() {
+        return saved();
+    }
+    let key = CarrierSecrets::generate_key();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    match write_private(&path, &key) {
+        Ok(()) => CarrierSecrets::from_config(&key).map(Some).context("generated carrier key"),
+        // Another server on the same data dir wrote it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => saved(),
+        Err(err) => Err(err).with_context(|| format!("cannot write {}", path.display())),
+    }
+}
+
+/// Creates a file only its owner can read, whole or not at all: it is written
+/// beside `path` first and linked into place, so a concurrent reader never
+/// sees it half-written and an existing file is never replaced
+/// (`AlreadyExists`).
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Unique among writers now: no other thread of this process runs this
+    // between its create and its link (nothing here awaits).
+    let thread = format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
+    let draft = path.with_extension(format!("draft-{}-{thread}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&draft)
+        .and_then(|mut file| file.write_all(contents.as_bytes()))
+        .and_then(|()| std::fs::hard_link(&draft, path));
+    std::fs::remove_file(&draft).ok();
+    written
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)?.write_all(contents.as_bytes())
 }
 
 fn which_espeak() -> Option<std::path::PathBuf> {
@@ -204,6 +283,12 @@ pub async fn serve_state(
             Ok(_) => {}
             Err(err) => return Err(err).context("cannot close abandoned calls"),
         }
+    }
+    if config.dev
+        && let Ok(addr) = listener.local_addr()
+    {
+        // Carriers reach a development server where it listens, unless told otherwise.
+        state.telephony.default_public_url(&format!("http://{addr}"));
     }
     let mut tasks = vec![
         spawn_upkeep(config, state.clone(), Duration::from_secs(config.auth.key_use_flush_seconds.max(1))),

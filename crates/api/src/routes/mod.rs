@@ -15,6 +15,7 @@ pub mod phone_numbers;
 pub mod project;
 pub mod simulator;
 pub mod sms;
+pub mod telephony;
 pub mod test_sessions;
 pub mod usage;
 pub mod verify;

@@ -15,8 +15,11 @@ use switchboard_domain::phone_numbers::inventory::Offer;
 use switchboard_domain::phone_numbers::requests::{PurchaseParams, SearchParams};
 use switchboard_domain::phone_numbers::{NumberType, PRICE_MICROS};
 use switchboard_domain::time::iso;
+use switchboard_domain::validation::FieldErrors;
+use switchboard_runtime::call::service::Tenant;
 use switchboard_runtime::numbers::NumberError;
-use switchboard_store::phone_numbers::PhoneNumberRow;
+use switchboard_runtime::telephony::{ImportError, TwilioImport};
+use switchboard_store::phone_numbers::{PhoneNumberRow, SIMULATED};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,18 +45,22 @@ pub struct PhoneNumber {
     pub address_id: Option<String>,
     /// The city code of a local number outside US/CA.
     pub city_code: Option<String>,
-    /// EUR per 28-day cycle.
+    /// `simulated` for numbers bought here; `twilio` for numbers imported
+    /// from the customer's Twilio account (`POST /v1/phone-numbers/import`).
+    pub provider: String,
+    /// EUR per 28-day cycle; 0 for imported numbers (their carrier bills them).
     pub monthly_cost_eur: f64,
     /// When the next cycle is charged: every 28 days from the purchase. A due
     /// cycle is charged even into a negative balance, which pauses the org;
     /// if the org is still paused when the following cycle comes due, the
-    /// number is released for non-payment instead.
-    pub next_billing_at: String,
+    /// number is released for non-payment instead. `null` for imported numbers.
+    pub next_billing_at: Option<String>,
     pub created_at: String,
 }
 
 impl PhoneNumber {
     fn view(row: PhoneNumberRow) -> Self {
+        let bought = row.provider == SIMULATED;
         PhoneNumber {
             id: row.id,
             phone_number: row.phone_number,
@@ -62,8 +69,9 @@ impl PhoneNumber {
             agent_id: row.agent_id,
             address_id: row.address_id,
             city_code: row.city_code,
-            monthly_cost_eur: to_eur(PRICE_MICROS),
-            next_billing_at: iso(row.next_billing_at),
+            provider: row.provider,
+            monthly_cost_eur: if bought { to_eur(PRICE_MICROS) } else { 0.0 },
+            next_billing_at: bought.then(|| iso(row.next_billing_at)),
             created_at: iso(row.created_at),
         }
     }
@@ -248,8 +256,26 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Optio
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// Imports a number the customer owns at a carrier.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportBody {
+    /// `twilio` (`telnyx` and `sip` are not importable yet).
+    pub provider: String,
+    /// E.164, as the carrier shows it.
+    pub phone_number: String,
+    /// Twilio: the account SID the number belongs to (`AC…`).
+    pub twilio_account_sid: Option<String>,
+    /// Twilio: the account's auth token. Stored encrypted, used to check
+    /// Twilio's request signatures, never returned.
+    pub twilio_auth_token: Option<String>,
+    /// The agent that answers the number's calls; unassigned when left out.
+    pub agent_id: Option<String>,
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(import_number))
         .routes(routes!(list_countries))
         .routes(routes!(search_numbers))
         .routes(routes!(list_numbers, purchase_number))
@@ -269,6 +295,68 @@ pub(crate) fn number_error(err: NumberError) -> ApiError {
         NumberError::Unavailable(message) => ApiError::conflict("NUMBER_UNAVAILABLE", message),
         NumberError::Carrier(switchboard_runtime::numbers::CarrierError::Store(err)) => err.into(),
     }
+}
+
+/// Import a number the project's owner already has at Twilio. Point the
+/// number's voice webhook (Twilio console → the number → "A call comes in")
+/// at `POST {public_url}/v1/telephony/twilio/voice`; calls to it are then
+/// answered by `agent_id` over a Twilio media stream, with speech recognised
+/// and spoken by the server's voice. Imported numbers cost nothing here
+/// (`monthly_cost_eur: 0`). 400 for a wrong field or a provider that cannot
+/// be imported yet, 404 for an agent not in the project, 409
+/// `AGENT_UNAVAILABLE` for an archived or inactive agent and 409
+/// `NUMBER_UNAVAILABLE` when the number is already on Switchboard. The auth
+/// token is stored encrypted and never returned.
+#[utoipa::path(post, path = "/v1/phone-numbers/import", tag = "Phone numbers", request_body = ImportBody,
+    responses((status = 201, body = PhoneNumber),
+        (status = 404, description = "`NOT_FOUND`: the agent is not in the project", body = ErrorBody),
+        (status = 409, description = "`NUMBER_UNAVAILABLE` or `AGENT_UNAVAILABLE`", body = ErrorBody)))]
+async fn import_number(
+    State(state): State<AppState>,
+    scope: ProjectScope,
+    Json(body): Json<ImportBody>,
+) -> Result<impl IntoResponse> {
+    match body.provider.as_str() {
+        "twilio" => {}
+        "telnyx" | "sip" => {
+            return Err(ApiError::invalid_field("provider", "Only `twilio` numbers can be imported so far."));
+        }
+        _ => return Err(ApiError::invalid_field("provider", "One of `twilio`, `telnyx`, `sip`.")),
+    }
+    let mut missing = FieldErrors::new();
+    for (field, value) in
+        [("twilio_account_sid", &body.twilio_account_sid), ("twilio_auth_token", &body.twilio_auth_token)]
+    {
+        if value.as_deref().is_none_or(str::is_empty) {
+            missing.add(field, "Required for a Twilio number.");
+        }
+    }
+    missing.finish().map_err(ApiError::validation)?;
+    let import = TwilioImport {
+        phone_number: body.phone_number,
+        account_sid: body.twilio_account_sid.unwrap_or_default(),
+        auth_token: body.twilio_auth_token.unwrap_or_default(),
+        agent_id: body.agent_id,
+    };
+    let tenant = Tenant { org_id: scope.org_id(), project_id: &scope.project_id };
+    let row = state.telephony.import_twilio(tenant, import).await.map_err(|err| match err {
+        ImportError::Invalid(problems) => {
+            let mut details = FieldErrors::new();
+            for (field, message) in problems {
+                details.add(field, message);
+            }
+            ApiError::validation(details)
+        }
+        ImportError::AgentNotFound => ApiError::not_found("Agent not found"),
+        ImportError::AgentUnavailable => ApiError::conflict("AGENT_UNAVAILABLE", err.to_string()),
+        ImportError::Taken => ApiError::conflict("NUMBER_UNAVAILABLE", err.to_string()),
+        ImportError::NotConfigured => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "CARRIER_NOT_CONFIGURED", err.to_string())
+        }
+        ImportError::Seal => ApiError::internal(err),
+        ImportError::Store(err) => err.into(),
+    })?;
+    Ok((StatusCode::CREATED, axum::Json(PhoneNumber::view(row))))
 }
 
 /// The countries numbers are sold in: the authoritative list with

@@ -27,6 +27,7 @@ mod roles;
 mod server_url;
 mod sms;
 mod test_sessions;
+mod twilio;
 mod usage;
 mod verify;
 mod webhook_crash;

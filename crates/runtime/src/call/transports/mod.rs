@@ -1,12 +1,13 @@
 //! The transport seam, and one module per transport behind it (the
-//! simulated carrier, the text line of test sessions): how a carrier places an outbound call for the call
+//! simulated carrier, the text line of test sessions, the spoken line of
+//! media-stream carriers): how a carrier places an outbound call for the call
 //! service ([`Dialer`]) or hands it an inbound call it accepted
 //! ([`Connection`]). Either way the session gets a [`TransportLink`]: the
-//! carrier's events in, the session's actions out. The simulated carrier and
-//! the text transport of test sessions implement it; SIP, media streams and
-//! browser calls are further implementations.
+//! carrier's events in, the session's actions out. SIP and browser calls are
+//! further implementations.
 
 pub mod simulated;
+pub mod spoken;
 pub(crate) mod text;
 
 use serde_json::Value;
