@@ -61,9 +61,10 @@ pub struct Call {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub transcript: Option<Vec<switchboard_domain::call::TranscriptLine>>,
-    /// `{turns: [{turn, ts, llm_ttfb_ms, tts_start_ms, tts_ttfb_ms}]}`: ms from
-    /// the caller's last word to the first token, the first speech handed to the
-    /// voice, and the first audio the caller heard.
+    /// `{turns: [{turn, ts, stt_ms, llm_ttfb_ms, tts_start_ms, tts_ttfb_ms}]}`:
+    /// ms from the caller's last word to their words recognised (the
+    /// end-of-turn silence included; 0 for text), the first token, the first
+    /// speech handed to the voice, and the first audio the caller heard.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub latency_data: Option<switchboard_domain::call::Latency>,

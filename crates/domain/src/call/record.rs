@@ -33,6 +33,11 @@ pub struct TurnLatency {
     pub turn: i64,
     /// When the caller's last word was heard, ISO-8601.
     pub ts: String,
+    /// The caller's words recognised: from the end of their speech to the
+    /// transcript, the end-of-turn silence included (0 where the caller's
+    /// turn arrives as text).
+    #[serde(default)]
+    pub stt_ms: u64,
     /// First token of the model (or the embedded brain's answer).
     pub llm_ttfb_ms: u64,
     /// First text handed to speech.

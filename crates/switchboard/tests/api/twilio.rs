@@ -373,6 +373,12 @@ async fn a_caller_asks_by_voice_and_the_agent_answers_from_its_knowledge_base() 
     );
     assert!(said.iter().any(|(role, text)| role != "user" && text.contains("nine to one")), "{said:?}");
     println!("latency_data: {}", call["latency_data"]);
+    // A spoken turn is timed for real: recognition takes Whisper some time,
+    // and each later step comes after it.
+    let turn = &call["latency_data"]["turns"][0];
+    let ms = |field: &str| turn[field].as_u64().unwrap_or_else(|| panic!("{field} in {turn}"));
+    assert!(ms("stt_ms") > 0, "{turn}");
+    assert!(ms("llm_ttfb_ms") >= ms("stt_ms") && ms("tts_ttfb_ms") >= ms("tts_start_ms"), "{turn}");
 }
 
 #[tokio::test]

@@ -247,6 +247,7 @@ struct LatencyProbe {
     utterance: UtteranceId,
     turn: i64,
     heard: Now,
+    stt_ms: u64,
     llm_ttfb_ms: u64,
     tts_start_ms: u64,
 }
@@ -850,6 +851,7 @@ impl Session {
             self.record.latency.turns.push(TurnLatency {
                 turn: probe.turn,
                 ts: iso(probe.heard.epoch_ms),
+                stt_ms: probe.stt_ms,
                 llm_ttfb_ms: probe.llm_ttfb_ms,
                 tts_start_ms: probe.tts_start_ms,
                 tts_ttfb_ms,

@@ -545,4 +545,5 @@ fn a_turn_is_timed_from_when_the_transport_heard_the_last_word() {
     let (_, finished) = call.finish();
     let turn = &finished.record.latency.turns[0];
     assert_eq!((turn.llm_ttfb_ms, turn.tts_ttfb_ms), (70, 90), "the 40 ms the event took count too");
+    assert_eq!(turn.stt_ms, 40, "recognised 40 ms after the last word");
 }

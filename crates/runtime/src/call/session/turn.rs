@@ -28,6 +28,8 @@ pub(super) struct Turn {
     number: i64,
     /// When the caller's last word came.
     heard: Now,
+    /// When the caller's words were recognised (the transcript arrived).
+    recognised: Duration,
     /// The transcript line of the answer, once it speaks.
     line: Option<LineId>,
     /// Real time of the model's first token and of the first speech.
@@ -94,6 +96,7 @@ impl Session {
         let mut turn = Turn {
             number: self.record.turn_count,
             heard,
+            recognised: self.now.elapsed,
             line: None,
             token_at: None,
             speech_at: None,
@@ -459,10 +462,11 @@ impl Session {
         turn.timed = true;
         let (number, heard) = (turn.number, turn.heard);
         let since = |at: Option<Duration>| at.map_or(0, |at| at.saturating_sub(heard.elapsed).as_millis() as u64);
-        let (llm_ttfb_ms, tts_start_ms) = (since(turn.token_at), since(turn.speech_at));
+        let (stt_ms, llm_ttfb_ms, tts_start_ms) =
+            (since(Some(turn.recognised)), since(turn.token_at), since(turn.speech_at));
         let utterance = self.speak_in(line, text, tag);
         if first {
-            self.probes.push(LatencyProbe { utterance, turn: number, heard, llm_ttfb_ms, tts_start_ms });
+            self.probes.push(LatencyProbe { utterance, turn: number, heard, stt_ms, llm_ttfb_ms, tts_start_ms });
         }
     }
 
