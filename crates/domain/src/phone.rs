@@ -77,6 +77,18 @@ impl fmt::Display for Dtmf {
     }
 }
 
+/// The country of an E.164 number: the region the numbering plan
+/// places it in, or the main region of its country code when the number is
+/// not one the plan knows (e.g. a fictional `+1 555 01xx` number is `US`).
+pub fn country_of(e164: &str) -> Option<String> {
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    if let Some(id) = parsed.country().id() {
+        return Some(id.as_ref().to_owned());
+    }
+    let regions = phonenumber::metadata::DATABASE.region(&parsed.country().code())?;
+    regions.first().map(|r| (*r).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +115,12 @@ mod tests {
         assert_eq!(Dtmf::parse_all("12#").map(|k| k.len()), Some(3));
         assert_eq!(Dtmf::parse_all("12a"), None);
         assert_eq!(Dtmf::parse_all(""), None);
+    }
+
+    #[test]
+    fn countries_come_from_the_number() {
+        assert_eq!(country_of("+14155550100").as_deref(), Some("US"));
+        assert_eq!(country_of("+31201234567").as_deref(), Some("NL"));
+        assert_eq!(country_of("not a number"), None);
     }
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::money::Micros;
+use crate::phone::country_of;
 
 /// The sender name of alphanumeric messages when the request names none.
 pub const DEFAULT_SENDER_NAME: &str = "Switchboard";
@@ -56,18 +57,6 @@ pub struct SmsRoute {
     pub country: String,
     pub sender_type: SenderType,
     pub price: Micros,
-}
-
-/// The destination country of an E.164 number: the region the numbering plan
-/// places it in, or the main region of its country code when the number is
-/// not one the plan knows (e.g. a fictional `+1 555 01xx` number is `US`).
-pub fn country_of(e164: &str) -> Option<String> {
-    let parsed = phonenumber::parse(None, e164).ok()?;
-    if let Some(id) = parsed.country().id() {
-        return Some(id.as_ref().to_owned());
-    }
-    let regions = phonenumber::metadata::DATABASE.region(&parsed.country().code())?;
-    regions.first().map(|r| (*r).to_owned())
 }
 
 /// The route of a message to `to`, or the message explaining why the

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::money::to_eur;
-use switchboard_domain::phone::E164;
+use switchboard_domain::phone::{self, E164};
 use switchboard_domain::sms::{self, DEFAULT_SENDER_NAME, SenderType};
 use switchboard_domain::time::iso;
 use switchboard_domain::validation::FieldErrors;
@@ -120,7 +120,7 @@ pub(crate) async fn sender(
             let Some(from) = from_number else {
                 return Err(ApiError::invalid_field("from_number", "Required for messages to the US and Canada."));
             };
-            let local = matches!(sms::country_of(&from).as_deref(), Some("US" | "CA"));
+            let local = matches!(phone::country_of(&from).as_deref(), Some("US" | "CA"));
             if !local || state.store.live_number(project_id, &from).await?.is_none() {
                 return Err(ApiError::invalid_field(
                     "from_number",

@@ -16,7 +16,7 @@ pub mod voice;
 use std::sync::{Arc, OnceLock};
 
 use switchboard_domain::ids::IdKind;
-use switchboard_domain::phone::E164;
+use switchboard_domain::phone::{E164, country_of};
 use switchboard_domain::phone_numbers::NumberType;
 use switchboard_store::Store;
 use switchboard_store::carrier_numbers::{ImportRefusal, ImportedNumber};
@@ -165,22 +165,5 @@ impl Telephony {
             Ok(row) => Ok(row),
             Err(ImportRefusal::Taken) => Err(ImportError::Taken),
         }
-    }
-}
-
-/// ISO 3166-1 alpha-2 of an E.164 number's country, when known.
-fn country_of(e164: &str) -> Option<String> {
-    let parsed = phonenumber::parse(None, e164).ok()?;
-    parsed.country().id().map(|id| id.as_ref().to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn countries_come_from_the_number() {
-        assert_eq!(country_of("+14155550100").as_deref(), Some("US"));
-        assert_eq!(country_of("+31201234567").as_deref(), Some("NL"));
     }
 }
