@@ -15,6 +15,11 @@ use switchboard_runtime::speech::{
     VoiceSettings, speech_policy,
 };
 
+/// The speech settings of a server that runs the local sidecar.
+fn sidecar_on() -> VoiceSettings {
+    VoiceSettings { sidecar: true, ..VoiceSettings::default() }
+}
+
 const PHRASE: &str = "What are your opening hours on Saturday?";
 /// Guards against a hang, not a speed requirement: nothing here should come close.
 const HANG_GUARD: Duration = Duration::from_secs(600);
@@ -37,12 +42,12 @@ async fn started() -> Sidecar {
 }
 
 fn transcriber(base_url: &str) -> Box<dyn SpeechToText> {
-    let endpoint = VoiceSettings::default().stt_endpoint(Some(base_url)).expect("sidecar endpoint");
+    let endpoint = sidecar_on().stt_endpoint(Some(base_url)).expect("sidecar endpoint");
     Box::new(OpenAiTranscriber::new(sidecar_client().expect("sidecar client"), endpoint))
 }
 
 fn piper(base_url: &str) -> Box<dyn TextToSpeech> {
-    let endpoint = VoiceSettings::default().tts_endpoint(Some(base_url)).expect("sidecar endpoint");
+    let endpoint = sidecar_on().tts_endpoint(Some(base_url)).expect("sidecar endpoint");
     Box::new(OpenAiSynthesizer::new(sidecar_client().expect("sidecar client"), endpoint))
 }
 
@@ -113,7 +118,7 @@ async fn bad_requests_get_openai_errors() {
     // The loopback exception belongs to the sidecar's client only: a client built from the
     // operator's default policy (what customer-configured URLs get) refuses the same URL.
     let guarded = OutboundClient::new(speech_policy(&OutboundPolicy::default())).unwrap();
-    let endpoint = VoiceSettings::default().stt_endpoint(Some(sidecar.base_url())).unwrap();
+    let endpoint = sidecar_on().stt_endpoint(Some(sidecar.base_url())).unwrap();
     let err = OpenAiTranscriber::new(guarded, endpoint).transcribe(&tone, None).await.unwrap_err();
     assert!(matches!(&err, SpeechError::Connect(message) if message.contains("blocked")), "{err:?}");
 

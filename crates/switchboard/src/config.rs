@@ -89,9 +89,8 @@ pub struct VoiceProvider {
 
 impl Default for Voice {
     fn default() -> Self {
-        // Off by default until spoken calls use it; `serve --dev` turns it on.
         let settings = VoiceSettings::default();
-        Self { sidecar: false, dir: settings.dir, python: settings.python, stt: None, tts: None }
+        Self { sidecar: settings.sidecar, dir: settings.dir, python: settings.python, stt: None, tts: None }
     }
 }
 

@@ -58,7 +58,8 @@ pub struct VoiceSettings {
 
 impl Default for VoiceSettings {
     fn default() -> Self {
-        Self { sidecar: true, dir: None, python: PathBuf::from("python3"), stt: None, tts: None }
+        // Off until spoken calls use it everywhere; development servers turn it on.
+        Self { sidecar: false, dir: None, python: PathBuf::from("python3"), stt: None, tts: None }
     }
 }
 
@@ -122,7 +123,7 @@ mod tests {
 
     #[test]
     fn the_sidecar_serves_directions_without_a_provider() {
-        let settings = VoiceSettings { tts: Some(provider()), ..VoiceSettings::default() };
+        let settings = VoiceSettings { sidecar: true, tts: Some(provider()), ..VoiceSettings::default() };
         assert!(settings.needs_sidecar());
         let stt = settings.stt_endpoint(Some("http://127.0.0.1:5000/v1")).unwrap();
         assert_eq!((stt.base_url.as_str(), stt.model.as_str()), ("http://127.0.0.1:5000/v1", SIDECAR_STT_MODEL));
@@ -138,8 +139,10 @@ mod tests {
         let settings = VoiceSettings { sidecar: false, ..VoiceSettings::default() };
         assert!(!settings.needs_sidecar());
         assert_eq!(settings.stt_endpoint(Some("http://127.0.0.1:5000/v1")), None);
-        assert_eq!(VoiceSettings::default().tts_endpoint(None), None, "sidecar not running yet");
-        let both = VoiceSettings { stt: Some(provider()), tts: Some(provider()), ..VoiceSettings::default() };
+        let on = VoiceSettings { sidecar: true, ..VoiceSettings::default() };
+        assert_eq!(on.tts_endpoint(None), None, "sidecar not running yet");
+        let both =
+            VoiceSettings { sidecar: true, stt: Some(provider()), tts: Some(provider()), ..VoiceSettings::default() };
         assert!(!both.needs_sidecar());
     }
 
