@@ -15,9 +15,7 @@ use sha1::Sha1;
 use switchboard_media::g711::{mulaw_decode_into, mulaw_encode_into};
 use switchboard_media::resample::{SampleRate, resample_all};
 use switchboard_runtime::speech::sidecar::sidecar_client;
-use switchboard_runtime::speech::{
-    EspeakSynthesizer, OpenAiTranscriber, PcmAudio, SpeechToText, TextToSpeech, VoiceSettings,
-};
+use switchboard_runtime::speech::{EspeakSynthesizer, OpenAiTranscriber, PcmAudio, SpeechToText, TextToSpeech};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -273,7 +271,7 @@ async fn play(twilio: &Twilio, frames: &[Vec<u8>]) {
 /// What the sidecar hears in μ-law audio.
 async fn transcribe(s: &TestServer, mulaw: &[u8]) -> String {
     let base = s.state.voice.as_ref().and_then(|v| v.state().base_url().map(str::to_owned)).expect("voice ready");
-    let endpoint = VoiceSettings::default().stt_endpoint(Some(&base)).expect("endpoint");
+    let endpoint = s.config.voice.settings().stt_endpoint(Some(&base)).expect("endpoint");
     let mut narrow = Vec::new();
     mulaw_decode_into(mulaw, &mut narrow);
     let wide = resample_all(SampleRate::Hz8000, SampleRate::Hz16000, &narrow);
