@@ -203,7 +203,9 @@ impl Webhooks {
             concurrency: self.concurrency.max(1),
             per_endpoint: self.per_endpoint.max(1),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
-            lease: Duration::from_secs_f64(self.lease_seconds.max(self.attempt_timeout_seconds + 1.0)),
+            // A claimed job may wait for one attempt to its endpoint before
+            // its own: the lease covers both, or it would be sent twice.
+            lease: Duration::from_secs_f64(self.lease_seconds.max(self.attempt_timeout_seconds * 2.0 + 1.0)),
         }
     }
 }

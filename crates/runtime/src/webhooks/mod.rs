@@ -2,7 +2,8 @@
 //! jobs through the SSRF-guarded client with both signatures, and records each
 //! attempt. It is a pipeline: it claims jobs whenever it has room, sends them
 //! with bounded concurrency overall and per endpoint (in claim order per
-//! endpoint), and a recorder writes the attempts in batches. Jobs are claimed
+//! endpoint, with the next ones claimed while these go out), and a recorder
+//! writes the attempts in batches, which sending does not wait for. Jobs are claimed
 //! under a lease, so after a crash (or on another node) unfinished jobs are
 //! sent again: delivery is at least once.
 
@@ -37,7 +38,7 @@ pub struct WorkerSettings {
     pub policy: RetryPolicy,
     /// Time allowed for one attempt, response included.
     pub attempt_timeout: Duration,
-    /// Deliveries out at once (claimed and not yet recorded), all endpoints together.
+    /// Deliveries out at once (claimed and not yet sent), all endpoints together.
     pub concurrency: usize,
     /// Deliveries sent to one endpoint at once.
     pub per_endpoint: usize,
@@ -60,12 +61,16 @@ impl Default for WorkerSettings {
     }
 }
 
-/// One claimed job on its way: the worker's slot it holds and where its
-/// attempt goes.
+/// One claimed job on its way: the worker's slot it holds until its attempt
+/// is queued for the recorder, the endpoint share it counts against and the
+/// endpoint's turns it waits for.
 struct Outgoing {
     job: ClaimedDelivery,
     slot: OwnedSemaphorePermit,
+    turns: Arc<Semaphore>,
     attempts: mpsc::Sender<Attempt>,
+    endpoints: Endpoints,
+    freed: Arc<Notify>,
 }
 
 /// Sends webhooks. Cheap to clone.
@@ -99,15 +104,14 @@ impl Webhooks {
         let lease = settings.lease.as_millis() as i64;
         // While jobs wait, a claim waits until this many more slots are free
         // than the last one left, so a busy worker claims in batches rather
-        // than once per recorded attempt.
+        // than once per sent attempt.
         let step = (capacity / 8).clamp(1, settings.per_endpoint.max(1));
         let slots = Arc::new(Semaphore::new(capacity));
         let freed = Arc::new(Notify::new());
-        let endpoints = Endpoints::default();
-        let (attempts, recorded) = mpsc::channel(capacity);
-        let recorder =
-            recorder::run(store.clone(), settings.policy.clone(), endpoints.clone(), freed.clone(), recorded);
-        tokio::spawn(recorder);
+        let per_endpoint = settings.per_endpoint.max(1);
+        let endpoints = Endpoints::new(per_endpoint);
+        let (attempts, recorded) = mpsc::channel(recorder::QUEUE);
+        tokio::spawn(recorder::run(store.clone(), settings.policy.clone(), recorded));
         let mut sends = JoinSet::new();
         let mut dispatch_due = true;
         loop {
@@ -122,8 +126,11 @@ impl Webhooks {
                 };
             }
             let out = endpoints.out();
-            let limits =
-                ClaimLimits { total: slots.available_permits(), per_endpoint: settings.per_endpoint.max(1), out: &out };
+            let limits = ClaimLimits {
+                total: slots.available_permits(),
+                per_endpoint: per_endpoint * endpoints::SHARES_CLAIMED,
+                out: &out,
+            };
             let backlog = if limits.total == 0 {
                 true
             } else {
@@ -131,8 +138,15 @@ impl Webhooks {
                     Ok(claimed) => {
                         for job in claimed.jobs {
                             let Ok(slot) = slots.clone().try_acquire_owned() else { break };
-                            endpoints.claimed(&job.endpoint_id);
-                            let out = Outgoing { job, slot, attempts: attempts.clone() };
+                            let turns = endpoints.claimed(&job.endpoint_id);
+                            let out = Outgoing {
+                                job,
+                                slot,
+                                turns,
+                                attempts: attempts.clone(),
+                                endpoints: endpoints.clone(),
+                                freed: freed.clone(),
+                            };
                             sends.spawn(self.clone().send_claimed(out));
                         }
                         claimed.left_due
@@ -164,13 +178,24 @@ impl Webhooks {
         }
     }
 
-    /// Makes the attempt of one claimed job and hands it to the recorder.
+    /// Makes the attempt of one claimed job when its endpoint has a turn free
+    /// and hands it to the recorder, then gives back its slot and its
+    /// endpoint's share: the next job of the endpoint goes out while this
+    /// attempt waits to be written (the job stays claimed until then, so
+    /// nothing else sends it).
     async fn send_claimed(self, out: Outgoing) {
-        let Outgoing { job, slot, attempts } = out;
+        let Outgoing { job, slot, turns, attempts, endpoints, freed } = out;
+        // The turns are never closed.
+        let turn = turns.acquire_owned().await.ok();
         let record = self.attempt(&job, true).await;
+        drop(turn);
+        let endpoint = job.endpoint_id.clone();
         // The recorder is gone only when the worker is stopping: the job is
         // sent again when its lease runs out.
-        attempts.send(Attempt { job, record, slot }).await.ok();
+        attempts.send((job, record)).await.ok();
+        endpoints.done(&endpoint);
+        drop(slot);
+        freed.notify_one();
     }
 
     /// Sends a `webhook.test` event to one org endpoint now and returns the

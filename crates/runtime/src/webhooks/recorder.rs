@@ -1,54 +1,36 @@
 //! Writes the pipeline's attempts in batches: whatever attempts are waiting
-//! when the previous write ends go in one transaction. A batch that cannot be
-//! written is retried; if it never can be, its jobs stay claimed until their
-//! lease runs out and are sent again (delivery stays at least once).
+//! when the previous write ends go in one transaction. Sending does not wait
+//! for it: a full queue is what holds the senders back. A batch that cannot
+//! be written is retried; if it never can be, its jobs stay claimed until
+//! their lease runs out and are sent again (delivery stays at least once).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_domain::webhooks::RetryPolicy;
 use switchboard_store::Store;
 use switchboard_store::deliveries::{AttemptRecord, ClaimedDelivery};
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
-
-use super::endpoints::Endpoints;
+use tokio::sync::mpsc;
 
 /// Attempts written in one transaction at most.
 const BATCH: usize = 256;
+/// Attempts made and not yet written, at most; senders wait beyond it.
+pub(super) const QUEUE: usize = BATCH * 4;
 /// Tries of one batch before its jobs are left to their leases.
 const TRIES: u32 = 5;
 
-/// An attempt on its way to the database, holding its worker slot until it
-/// is written.
-pub(super) struct Attempt {
-    pub job: ClaimedDelivery,
-    pub record: AttemptRecord,
-    pub slot: OwnedSemaphorePermit,
-}
+/// An attempt on its way to the database.
+pub(super) type Attempt = (ClaimedDelivery, AttemptRecord);
 
-/// Runs until every sender is dropped, writing what they send; then frees
-/// their slots, counts them done for their endpoints and wakes the worker.
-pub(super) async fn run(
-    store: Store,
-    policy: RetryPolicy,
-    endpoints: Endpoints,
-    freed: Arc<Notify>,
-    mut rx: mpsc::Receiver<Attempt>,
-) {
+/// Runs until every sender is dropped, writing what they send.
+pub(super) async fn run(store: Store, policy: RetryPolicy, mut rx: mpsc::Receiver<Attempt>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let attempts: Vec<(ClaimedDelivery, AttemptRecord)> =
-            batch.iter().map(|a| (a.job.clone(), a.record.clone())).collect();
-        write(&store, &policy, &attempts).await;
-        for attempt in batch.drain(..) {
-            endpoints.done(&attempt.job.endpoint_id);
-            drop(attempt.slot);
-        }
-        freed.notify_one();
+        write(&store, &policy, &batch).await;
+        batch.clear();
     }
 }
 
-async fn write(store: &Store, policy: &RetryPolicy, batch: &[(ClaimedDelivery, AttemptRecord)]) {
+async fn write(store: &Store, policy: &RetryPolicy, batch: &[Attempt]) {
     let mut pause = Duration::from_millis(50);
     for attempt in 1..=TRIES {
         match store.record_attempts(batch, policy).await {
