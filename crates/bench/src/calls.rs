@@ -65,6 +65,14 @@ pub struct StepReport {
     /// A call's end (as its session stamped it) to its record in the database, in ms.
     pub end_lag_ms_p50: i64,
     pub end_lag_ms_p99: i64,
+    /// Resident memory of the process (server and harness) before the step,
+    /// at its highest while the calls were live, and once they had all ended,
+    /// in MiB; `None` where `/proc` cannot tell.
+    pub rss_mib_before: Option<f64>,
+    pub rss_mib_peak: Option<f64>,
+    pub rss_mib_after: Option<f64>,
+    /// Memory the step held per call at its peak, in KiB.
+    pub rss_kib_per_call: Option<f64>,
     /// Why the step failed: wrong calls, a bound missed.
     pub failures: Vec<String>,
 }
@@ -87,7 +95,13 @@ pub struct CallBenchReport {
     pub steps: Vec<StepReport>,
     /// The largest step that passed.
     pub sustained: usize,
+    /// Resident memory `IDLE_AFTER` after the last step's calls ended, in
+    /// MiB: what the allocator gave back once the calls were gone.
+    pub rss_mib_idle: Option<f64>,
 }
+
+/// How long after the last step the idle memory is read.
+const IDLE_AFTER: Duration = Duration::from_secs(15);
 
 /// Inbound-call injections the harness keeps in flight at once.
 const INJECTIONS_IN_FLIGHT: usize = 256;
@@ -108,12 +122,14 @@ pub async fn run_and_print(options: &CallBenchOptions, json: bool) -> anyhow::Re
         report.build, report.database, report.turns, report.clock_speed, report.hold_seconds, report.model
     );
     println!(
-        "{:>6} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>10} {:>10}",
-        "calls", "peak", "held s", "correct", "wall s", "turn p50", "turn p99", "end p50", "end p99"
+        "{:>6} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>10} {:>10} {:>22}",
+        "calls", "peak", "held s", "correct", "wall s", "turn p50", "turn p99", "end p50", "end p99",
+        "RSS MiB before/peak/after"
     );
     for s in &report.steps {
+        let mib = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("{v:.0}"));
         println!(
-            "{:>6} {:>6} {:>7.1} {:>7} {:>6.0} {:>6} ms {:>6} ms {:>7} ms {:>7} ms",
+            "{:>6} {:>6} {:>7.1} {:>7} {:>6.0} {:>6} ms {:>6} ms {:>7} ms {:>7} ms {:>22}",
             s.calls,
             s.peak_live,
             s.held_seconds,
@@ -122,13 +138,17 @@ pub async fn run_and_print(options: &CallBenchOptions, json: bool) -> anyhow::Re
             s.turn_ms_p50,
             s.turn_ms_p99,
             s.end_lag_ms_p50,
-            s.end_lag_ms_p99
+            s.end_lag_ms_p99,
+            format!("{}/{}/{}", mib(s.rss_mib_before), mib(s.rss_mib_peak), mib(s.rss_mib_after))
         );
         for failure in s.failures.iter().take(5) {
             println!("        ! {failure}");
         }
     }
     println!("sustained: {} concurrent calls passed every bound", report.sustained);
+    if let Some(idle) = report.rss_mib_idle {
+        println!("resident memory {} s after the last calls ended: {idle:.0} MiB", IDLE_AFTER.as_secs());
+    }
     Ok(())
 }
 
@@ -162,6 +182,8 @@ async fn run_on(database: &Database, options: &CallBenchOptions) -> anyhow::Resu
         }
         sustained = calls;
     }
+    tokio::time::sleep(IDLE_AFTER).await;
+    let rss_mib_idle = resident_mib();
     server.stop().await?;
     Ok(CallBenchReport {
         database: database.label(),
@@ -172,6 +194,7 @@ async fn run_on(database: &Database, options: &CallBenchOptions) -> anyhow::Resu
         model: if in_process.is_some() { "this process" } else { "separate process" },
         steps,
         sustained,
+        rss_mib_idle,
     })
 }
 
@@ -225,6 +248,7 @@ impl Server {
     /// Starts `calls` inbound calls at once and checks every one of them.
     async fn step(&self, calls: usize, options: &CallBenchOptions) -> anyhow::Result<StepReport> {
         let script = Self::script(options, calls);
+        let rss_before = resident_mib();
         let started = Instant::now();
         let sampler = self.sample_live();
         let mut injections = tokio::task::JoinSet::new();
@@ -255,7 +279,7 @@ impl Server {
             }
         }
         self.wait_until_quiet(options.hold * 4 + Duration::from_secs(600)).await;
-        let live = sampler.stop().await;
+        let (live, rss_peak) = sampler.stop().await;
         let wall_seconds = started.elapsed().as_secs_f64();
         let mut turn_ms = Vec::new();
         let mut correct = 0;
@@ -268,6 +292,7 @@ impl Server {
             turn_ms.extend(call.latency.turns.iter().map(|turn| turn.tts_ttfb_ms));
         }
         let mut end_lag = self.end_lags(&ids).await?;
+        let rss_after = resident_mib();
         turn_ms.sort_unstable();
         end_lag.sort_unstable();
         let peak_live = live.iter().copied().max().unwrap_or(0);
@@ -283,6 +308,10 @@ impl Server {
             turn_ms_p99: percentile(&turn_ms, 99.0),
             end_lag_ms_p50: percentile(&end_lag, 50.0),
             end_lag_ms_p99: percentile(&end_lag, 99.0),
+            rss_mib_before: rss_before,
+            rss_mib_peak: rss_peak,
+            rss_mib_after: rss_after,
+            rss_kib_per_call: rss_before.zip(rss_peak).map(|(before, peak)| (peak - before) * 1024.0 / calls as f64),
             failures,
         };
         Ok(with_bounds(report, options))
@@ -329,17 +358,23 @@ impl Server {
         }
     }
 
-    /// Samples how many calls are live until stopped.
+    /// Samples how many calls are live, and the most memory resident, until stopped.
     fn sample_live(&self) -> Sampler {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let (directory, org) = (self.server.state.calls.directory().clone(), self.server.org_id.clone());
         let task = tokio::spawn(async move {
             let mut samples = Vec::new();
+            let mut peak: Option<f64> = None;
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
             loop {
                 tokio::select! {
-                    _ = &mut stopped => return samples,
-                    _ = tick.tick() => samples.push(directory.count_for_org(&org)),
+                    _ = &mut stopped => return (samples, peak),
+                    _ = tick.tick() => {
+                        samples.push(directory.count_for_org(&org));
+                        if let Some(now) = resident_mib() {
+                            peak = Some(peak.map_or(now, |peak| peak.max(now)));
+                        }
+                    }
                 }
             }
         });
@@ -374,14 +409,28 @@ fn with_bounds(mut step: StepReport, options: &CallBenchOptions) -> StepReport {
 
 struct Sampler {
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Vec<usize>>,
+    task: tokio::task::JoinHandle<(Vec<usize>, Option<f64>)>,
 }
 
 impl Sampler {
-    async fn stop(self) -> Vec<usize> {
+    /// The live-call samples and the highest resident memory seen, in MiB.
+    async fn stop(self) -> (Vec<usize>, Option<f64>) {
         self.stop.send(()).ok();
         self.task.await.unwrap_or_default()
     }
+}
+
+/// This process's resident memory in MiB (`VmRSS` of `/proc/self/status`),
+/// or `None` where there is no such file.
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_rss_kib(&status).map(|kib| kib as f64 / 1024.0)
+}
+
+/// The `VmRSS:` line of a `/proc/<pid>/status` text, in KiB.
+fn vm_rss_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|line| line.strip_prefix("VmRSS:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 /// A call completed correctly: answered, every turn answered by the model and
@@ -414,5 +463,13 @@ mod tests {
         assert_eq!(held(&[0, 3, 5, 5, 5, 4, 5, 5, 0], 5), SAMPLE_EVERY * 2);
         assert_eq!(held(&[1, 2], 5), Duration::ZERO);
         assert_eq!(held(&[], 5), Duration::ZERO);
+    }
+
+    #[test]
+    fn resident_memory_is_read_from_the_vm_rss_line() {
+        let status = "Name:\tswitchboard\nVmHWM:\t  900000 kB\nVmRSS:\t  123456 kB\nThreads:\t9\n";
+        assert_eq!(vm_rss_kib(status), Some(123_456));
+        assert_eq!(vm_rss_kib("Name:\tx\n"), None);
+        assert!(resident_mib().is_none_or(|mib| mib > 0.0));
     }
 }
