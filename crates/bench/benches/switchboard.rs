@@ -12,6 +12,10 @@ use switchboard_bench::memory::{self, MemoryBenchOptions};
 use switchboard_bench::webhooks::{self, WebhookBenchOptions};
 use tracing_subscriber::EnvFilter;
 
+/// The server binary's allocator, so memory figures are the server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo bench -p switchboard-bench --",
