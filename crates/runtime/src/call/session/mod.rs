@@ -99,6 +99,9 @@ pub enum Job {
     KnowledgeAnswer(String),
     /// Reserve this much more of the org's credit for the call.
     Reserve(Micros),
+    /// Run an appointment tool (`check_availability`, `book_appointment`, …)
+    /// with the model's arguments.
+    Appointment { name: String, args: Value },
 }
 
 /// What a job reports; a model job reports tokens, then its end.
@@ -149,6 +152,8 @@ pub struct SessionSpec {
     pub model: Option<Option<f64>>,
     /// Whether the agent has knowledge bases.
     pub knowledge: bool,
+    /// Whether the model is offered the appointment tools.
+    pub appointments: bool,
     /// Whether silence, the duration limit and the balance may end the call
     /// (test sessions have none of them).
     pub limits: bool,
@@ -264,6 +269,7 @@ pub struct Session {
     memory: Option<CallerMemory>,
     server_url: bool,
     knowledge: bool,
+    appointments: bool,
     limits: bool,
     now: Now,
     out: Vec<Effect>,
@@ -332,6 +338,7 @@ impl Session {
             memory: spec.memory,
             server_url: spec.server_url,
             knowledge: spec.knowledge,
+            appointments: spec.appointments,
             limits: spec.limits,
             now: Now { elapsed: Duration::ZERO, epoch_ms: 0, instant: tokio::time::Instant::now() },
             out: Vec::new(),
@@ -739,8 +746,12 @@ impl Session {
             (Some(prompt), Some(memory)) => Some(format!("{prompt}\n\n{memory}")),
             (prompt, memory) => memory.or(prompt.map(str::to_owned)),
         };
-        let offer =
-            Offer { end_call: self.agent.end_call_enabled, knowledge: self.knowledge, remember: self.memory.is_some() };
+        let offer = Offer {
+            end_call: self.agent.end_call_enabled,
+            knowledge: self.knowledge,
+            remember: self.memory.is_some(),
+            appointments: self.appointments,
+        };
         conversation.configure(prompt.as_deref(), std::mem::take(&mut self.server_tools), offer, greeting);
     }
 

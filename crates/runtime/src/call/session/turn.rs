@@ -1,7 +1,8 @@
 //! One agent turn: the embedded brain's answer, or the model's reply streamed
 //! sentence by sentence, the tools it calls (server_url tools through
 //! `tool.call`, the built-ins `end_call`, `transfer_call`,
-//! `knowledge_base_search` and `remember`), and round after round until it
+//! `knowledge_base_search`, `remember` and the appointment tools), and round
+//! after round until it
 //! answers in words. A turn the caller interrupts is cancelled, not awaited;
 //! tools already running are let finish, so the model learns their results.
 
@@ -17,6 +18,7 @@ use switchboard_domain::time::iso;
 
 use super::speech::{LineId, Tag};
 use super::{APOLOGY, Job, JobId, LatencyProbe, Now, Session};
+use crate::appointments::tools as appointment_tools;
 use crate::call::conversation::{END_CALL, MAX_TOOL_ROUNDS, REMEMBER, SentenceSplitter, TRANSFER_CALL, arguments};
 use crate::call::embedded::{Found, Reply};
 use crate::call::server_url::ServerUrlError;
@@ -262,10 +264,15 @@ impl Session {
         self.emit(EventType::ToolInvoked, with(&tool, "arguments", args.clone()));
         let mut run = ToolRun { call, job: None, result: None, started: self.now.elapsed };
         let offers_knowledge = self.conversation.as_ref().is_some_and(|c| c.offers_knowledge());
+        let offers_appointments = self.conversation.as_ref().is_some_and(|c| c.offers_appointments());
         let mut effects = ToolEffects::default();
         let result = match run.call.name.as_str() {
             KNOWLEDGE_BASE_SEARCH if offers_knowledge => {
                 run.job = Some(self.run(Job::KnowledgeSearch(args)));
+                None
+            }
+            name if offers_appointments && appointment_tools::NAMES.contains(&name) => {
+                run.job = Some(self.run(Job::Appointment { name: name.to_owned(), args }));
                 None
             }
             REMEMBER if self.memory.is_some() => {
