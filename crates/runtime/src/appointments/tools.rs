@@ -281,3 +281,30 @@ impl CallDesk {
         Ok(json!({"cancelled": true, "appointment": shown(&cancelled, &tz)}))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use switchboard_domain::time::parse_iso;
+
+    use super::*;
+
+    #[test]
+    fn times_from_the_model_take_an_offset_or_the_calendars_zone() {
+        let amsterdam = TimeZone::get("Europe/Amsterdam").unwrap();
+        let at = |s: &str| parse_time(Some(s), &amsterdam);
+        assert_eq!(at("2027-03-01T10:00:00+01:00"), Ok(parse_iso("2027-03-01T09:00:00Z").unwrap()));
+        assert_eq!(at("2027-03-01T09:00:00Z"), Ok(parse_iso("2027-03-01T09:00:00Z").unwrap()));
+        assert_eq!(at("2027-07-01T10:00"), Ok(parse_iso("2027-07-01T08:00:00Z").unwrap()), "summer time");
+        assert!(at("next tuesday").unwrap_err()["error"].as_str().is_some_and(|e| e.contains("ISO 8601")));
+        assert!(parse_time(None, &amsterdam).is_err());
+        assert_eq!(local(parse_iso("2027-03-01T09:00:00Z").unwrap(), &amsterdam), "2027-03-01T10:00:00+01:00");
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(minutes(&json!({}), 30), Ok(30));
+        assert_eq!(minutes(&json!({"duration_minutes": 45}), 30), Ok(45));
+        assert!(minutes(&json!({"duration_minutes": 2}), 30).is_err());
+        assert!(minutes(&json!({"duration_minutes": "an hour"}), 30).is_err());
+    }
+}

@@ -245,11 +245,25 @@ mod tests {
         conversation.configure(Some("Be brief."), Vec::new(), offer, "Hi!");
         let names: Vec<String> = conversation.request(true).tools.into_iter().map(|t| t.name).collect();
         assert_eq!(names, ["end_call", "remember", "transfer_call"]);
+        assert!(!conversation.offers_appointments());
         assert!(conversation.request(false).tools.is_empty());
         let at = conversation.push_assistant(Some("Your policy covers water damage.".into()), Vec::new());
         conversation.correct_assistant(at, "Your policy");
         let last = conversation.request(false).messages.pop();
         assert_eq!(last, Some(ChatMessage::Assistant { content: Some("Your policy".into()), tool_calls: Vec::new() }));
+    }
+
+    #[test]
+    fn appointment_tools_are_offered_only_when_the_agent_books() {
+        let mut conversation = Conversation::new(None);
+        let offer = Offer { appointments: true, ..Offer::default() };
+        conversation.configure(None, Vec::new(), offer, "");
+        assert!(conversation.offers_appointments());
+        let names: Vec<String> = conversation.request(true).tools.into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            ["check_availability", "book_appointment", "reschedule_appointment", "cancel_appointment", "transfer_call"]
+        );
     }
 
     #[test]
