@@ -58,7 +58,7 @@ pub struct AppointmentCreate {
     pub time_zone: Option<String>,
     /// One of the project's agents.
     pub agent_id: Option<String>,
-    /// The call it was booked in.
+    /// One of the project's calls, the one it was booked in.
     pub call_id: Option<String>,
     /// One of the project's contacts; fills in the contact fields not given.
     pub contact_id: Option<String>,
@@ -237,7 +237,7 @@ fn bound(errors: &mut FieldErrors, field: &str, value: Option<&str>, end_of_day:
 /// concurrent requests (409 `APPOINTMENT_CONFLICT`). Sends `appointment.booked`.
 #[utoipa::path(post, path = "/v1/appointments", tag = "Appointments", request_body = AppointmentCreate,
     responses((status = 201, body = Appointment),
-        (status = 404, description = "`NOT_FOUND`: the agent or contact is not the project's", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: the agent, call or contact is not the project's", body = ErrorBody),
         (status = 409, description = "`APPOINTMENT_CONFLICT`: another appointment holds the time", body = ErrorBody)))]
 async fn create_appointment(
     State(state): State<AppState>,

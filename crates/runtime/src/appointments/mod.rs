@@ -16,7 +16,7 @@ use switchboard_store::Store;
 /// Why the service refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AppointmentError {
-    /// The appointment, agent or contact named does not exist in the project.
+    /// The appointment, agent, call or contact named does not exist in the project.
     #[error("{0}")]
     NotFound(&'static str),
     /// A field is wrong (or outside the availability): the field and why.
@@ -164,13 +164,20 @@ impl Appointments {
         )
     }
 
-    /// Books an appointment: the agent and contact must be the project's, the
+    /// Books an appointment: the agent, call and contact must be the project's, the
     /// time must fit the availability (unless `force`) and must not overlap
     /// another active appointment (checked atomically by the store).
     pub async fn book(&self, scope: Scope<'_>, booking: Booking) -> Result<AppointmentRecord> {
         check_times(booking.start_ms, booking.end_ms).map_err(|m| invalid("end_time", m))?;
         if let Some(agent) = &booking.agent_id {
             self.check_agent(scope.project_id, agent).await?;
+        }
+        if let Some(call) = &booking.call_id {
+            match self.store.call(scope.project_id, call).await {
+                Ok(_) => {}
+                Err(switchboard_store::Error::NotFound) => return Err(AppointmentError::NotFound("Call not found.")),
+                Err(err) => return Err(err.into()),
+            }
         }
         let mut booking = booking;
         if let Some(contact_id) = &booking.contact_id {

@@ -112,6 +112,11 @@ async fn appointments_are_booked_listed_moved_and_cancelled_with_clear_errors() 
     let mut nobody = booking(ten + DAY, 30);
     nobody["contact_id"] = json!("contact_01jzzzzzzzzzzzzzzzzzzzzzzz");
     assert_error(&s.post("/v1/appointments", nobody).await, 404, "NOT_FOUND");
+    let mut no_call = booking(ten + DAY, 30);
+    no_call["call_id"] = json!("call_01jzzzzzzzzzzzzzzzzzzzzzzz");
+    let resp = s.post("/v1/appointments", no_call).await;
+    assert_error(&resp, 404, "NOT_FOUND");
+    assert_eq!(resp.body["message"], "Call not found.");
 
     // An overlap is 409, whichever side overlaps; touching is fine.
     for start in [ten, ten - HOUR / 4, ten + HOUR / 4] {

@@ -2,9 +2,9 @@
 //! sentence by sentence, the tools it calls (server_url tools through
 //! `tool.call`, the built-ins `end_call`, `transfer_call`,
 //! `knowledge_base_search`, `remember` and the appointment tools), and round
-//! after round until it
-//! answers in words. A turn the caller interrupts is cancelled, not awaited;
-//! tools already running are let finish, so the model learns their results.
+//! after round until it answers in words. A turn the caller interrupts is
+//! cancelled, not awaited; tools already running are let finish, so the model
+//! learns their results.
 
 use std::time::Duration;
 
