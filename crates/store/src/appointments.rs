@@ -294,6 +294,41 @@ impl Store {
         rows.iter().map(appointment_row).collect()
     }
 
+    /// Active appointments of every project with a contact phone that start
+    /// in `(now, until]`, soonest first: the candidates for reminders (a
+    /// worker's query, across tenants).
+    pub async fn appointments_to_remind(&self, now: i64, until: i64, limit: i64) -> Result<Vec<AppointmentRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM appointments WHERE {ACTIVE} AND contact_phone IS NOT NULL \
+             AND start_at > $1 AND start_at <= $2 ORDER BY start_at, id LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(until).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(appointment_row).collect()
+    }
+
+    /// Claims the reminders of `offsets` for an appointment; how many were
+    /// not claimed before (0: nothing to send).
+    pub async fn claim_reminders(&self, appointment: &AppointmentRecord, offsets: &[i64]) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut claimed = 0;
+        for offset in offsets {
+            let done = sqlx::query(
+                "INSERT INTO appointment_reminders (appointment_id, offset_minutes, org_id, project_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (appointment_id, offset_minutes) DO NOTHING",
+            )
+            .bind(&appointment.id)
+            .bind(*offset)
+            .bind(&appointment.org_id)
+            .bind(&appointment.project_id)
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?;
+            claimed += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
     /// The availability stored for the project (`agent_id` None) or for one
     /// of its agents, if any was set.
     pub async fn availability(&self, project_id: &str, agent_id: Option<&str>) -> Result<Option<Availability>> {

@@ -15,6 +15,8 @@ use super::{MINUTE_MS, overlaps, time_zone};
 use crate::validation::{FieldErrors, in_range};
 
 const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
+/// The earliest reminder: 30 days before the start.
+pub const MAX_REMINDER_MINUTES: i64 = 30 * 24 * 60;
 
 /// One stretch of working time in a day, `HH:MM` to `HH:MM` (`24:00` is the
 /// end of the day).
@@ -91,6 +93,10 @@ pub struct Availability {
     pub min_notice_minutes: i64,
     /// How far ahead a start can be booked, 1–365 days.
     pub max_advance_days: i64,
+    /// When the contact gets an SMS reminder: minutes before the start, up to
+    /// 3 offsets of 5–43200 (30 days). Empty (the default) sends none.
+    #[serde(default)]
+    pub reminder_offsets_minutes: Vec<i64>,
 }
 
 impl Default for Availability {
@@ -111,6 +117,7 @@ impl Default for Availability {
             buffer_minutes: 15,
             min_notice_minutes: 24 * 60,
             max_advance_days: 30,
+            reminder_offsets_minutes: Vec::new(),
         }
     }
 }
@@ -153,6 +160,13 @@ impl Availability {
         errors.check("buffer_minutes", in_range(self.buffer_minutes, 0, 240));
         errors.check("min_notice_minutes", in_range(self.min_notice_minutes, 0, 43_200));
         errors.check("max_advance_days", in_range(self.max_advance_days, 1, 365));
+        let offsets = &self.reminder_offsets_minutes;
+        if offsets.len() > 3 {
+            errors.add("reminder_offsets_minutes", "At most 3 reminders.");
+        } else if let Some(bad) = offsets.iter().find(|&&m| in_range(m, 5, MAX_REMINDER_MINUTES).is_err()) {
+            errors
+                .add("reminder_offsets_minutes", format!("{bad}: each must be between 5 and {MAX_REMINDER_MINUTES}."));
+        }
         for (day, hours) in self.working_hours.days() {
             if hours.len() > 8 {
                 errors.add(format!("working_hours.{day}"), "At most 8 stretches a day.");
@@ -322,6 +336,7 @@ mod tests {
             buffer_minutes: 0,
             min_notice_minutes: 0,
             max_advance_days: 365,
+            reminder_offsets_minutes: Vec::new(),
         }
     }
 
@@ -429,11 +444,13 @@ mod tests {
         a.working_hours.tuesday = hours("9am", "5pm");
         a.working_hours.wednesday = hours("17:00", "09:00");
         a.working_hours.thursday = hours("00:00", "24:00");
+        a.reminder_offsets_minutes = vec![60, 1];
         let errors = a.check().into_map();
         let fields: Vec<_> = errors.keys().map(String::as_str).collect();
         assert_eq!(
             fields,
             [
+                "reminder_offsets_minutes",
                 "slot_minutes",
                 "time_zone",
                 "working_hours.monday[1]",

@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod calendar;
+pub mod reminders;
 
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};

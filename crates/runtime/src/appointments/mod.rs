@@ -1,9 +1,10 @@
 //! The appointment service: booking, moving, cancelling and finding free
 //! slots, shared by the `/v1/appointments` routes and the in-call tools
-//! (`tools`). It loads what a rule needs (availability, booked times, the
+//! (`tools`); the reminder worker's pass is in `reminders`. It loads what a rule needs (availability, booked times, the
 //! agent and contact), applies the pure rules of
 //! `domain::appointments`, and leaves atomicity to the store.
 
+pub mod reminders;
 pub mod tools;
 
 use jiff::civil::Date;

@@ -62,3 +62,16 @@ CREATE TABLE appointment_feeds (
 
 -- Whether an agent's model is offered the appointment tools in its calls.
 ALTER TABLE agents ADD COLUMN appointments_enabled BIGINT NOT NULL DEFAULT 0;
+
+-- SMS reminders sent (or being sent) before an appointment, one row per
+-- offset: the primary key is the claim, so no reminder goes out twice, even
+-- from several workers.
+CREATE TABLE appointment_reminders (
+    appointment_id  TEXT NOT NULL,
+    offset_minutes  BIGINT NOT NULL,
+    org_id          TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    PRIMARY KEY (appointment_id, offset_minutes)
+);
+CREATE INDEX appointments_start ON appointments (start_at);

@@ -532,3 +532,56 @@ async fn a_caller_books_moves_and_cancels_through_the_models_tools() {
     assert_eq!(results[2]["rescheduled"], true, "{}", results[2]);
     assert_eq!(results[3]["cancelled"], true, "{}", results[3]);
 }
+
+#[tokio::test]
+async fn a_due_reminder_goes_out_once_by_sms() {
+    let s = TestServer::start().await;
+    let mut settings = open_all_day();
+    settings["reminder_offsets_minutes"] = json!([1440, 60]);
+    let put = s.call(Method::PUT, "/v1/appointments/availability", Some(s.key()), Some(settings)).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["reminder_offsets_minutes"], json!([1440, 60]));
+    let soon = (s.store().clock().now_ms() / 60_000 + 30) * 60_000;
+    let mut due = booking(soon, 30);
+    due["title"] = json!("Check-up");
+    due["time_zone"] = json!("Europe/Amsterdam");
+    assert_eq!(s.post("/v1/appointments", due).await.status, 201);
+    // Not due yet (two days away), and cancelled: neither gets a reminder.
+    let mut later = booking(soon + 2 * DAY, 30);
+    later["contact_phone"] = json!("+31687654321");
+    assert_eq!(s.post("/v1/appointments", later).await.status, 201);
+    let mut called_off = booking(soon + HOUR, 30);
+    called_off["contact_phone"] = json!("+31611111111");
+    let called_off = id(&s.post("/v1/appointments", called_off).await);
+    s.post(&format!("/v1/appointments/{called_off}/cancel"), json!({})).await;
+
+    let reminders = || {
+        s.state
+            .channels
+            .simulated()
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.message.body.starts_with("Reminder:"))
+            .collect::<Vec<_>>()
+    };
+    // The worker may get there first; either way one SMS goes out.
+    switchboard_runtime::appointments::reminders::send_due(s.store(), &s.state.channels).await.expect("a pass");
+    for _ in 0..500 {
+        if !reminders().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    switchboard_runtime::appointments::reminders::send_due(s.store(), &s.state.channels).await.expect("a pass");
+    let sent = reminders();
+    assert_eq!(sent.len(), 1, "one SMS for both due offsets, once: {sent:?}");
+    assert_eq!(sent[0].message.to, "+31612345678");
+    assert_eq!(sent[0].message.from.as_deref(), Some("Switchboard"));
+    assert!(sent[0].message.body.starts_with("Reminder: Check-up on "), "{}", sent[0].message.body);
+    assert!(sent[0].message.body.ends_with("(Europe/Amsterdam)."), "{}", sent[0].message.body);
+
+    let mut wrong = open_all_day();
+    wrong["reminder_offsets_minutes"] = json!([1]);
+    let resp = s.call(Method::PUT, "/v1/appointments/availability", Some(s.key()), Some(wrong)).await;
+    assert_error(&resp, 400, "VALIDATION_ERROR");
+}
