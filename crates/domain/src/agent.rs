@@ -66,9 +66,10 @@ pub struct AgentSettings {
     pub max_duration: i64,
     pub recording: bool,
     pub end_call_enabled: bool,
-    /// Whether the model is offered the appointment tools
-    /// (`check_availability`, `book_appointment`, `reschedule_appointment`,
-    /// `cancel_appointment`) in this agent's calls.
+    /// Whether the agent books appointments in its calls: the model is
+    /// offered the appointment tools (`check_availability`,
+    /// `book_appointment`, `reschedule_appointment`, `cancel_appointment`),
+    /// or the embedded brain runs its spoken booking flow.
     #[serde(default)]
     pub appointments_enabled: bool,
     pub server_url: Option<String>,

@@ -39,7 +39,8 @@ pub struct Agent {
     pub max_duration: i64,
     pub recording: bool,
     pub end_call_enabled: bool,
-    /// Whether the model is offered the appointment tools in calls.
+    /// Whether the agent books appointments in calls (model tools, or the
+    /// embedded brain's booking flow).
     pub appointments_enabled: bool,
     pub server_url: Option<String>,
     pub webhook_url: Option<String>,

@@ -1,10 +1,12 @@
 //! The appointment service: booking, moving, cancelling and finding free
 //! slots, shared by the `/v1/appointments` routes and the in-call tools
-//! (`tools`); the reminder worker's pass is in `reminders`. It loads what a rule needs (availability, booked times, the
+//! (`tools`) and the embedded brain's booking flow (`spoken`); the reminder
+//! worker's pass is in `reminders`. It loads what a rule needs (availability, booked times, the
 //! agent and contact), applies the pure rules of
 //! `domain::appointments`, and leaves atomicity to the store.
 
 pub mod reminders;
+pub mod spoken;
 pub mod tools;
 
 use jiff::civil::Date;

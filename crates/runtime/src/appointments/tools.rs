@@ -77,7 +77,7 @@ pub fn specs() -> Vec<ToolSpec> {
 }
 
 /// The appointment desk of one call: the service, the call's project, agent
-/// and id, and the caller's number.
+/// and id, the caller's number, and what the embedded brain offered last.
 #[derive(Clone)]
 pub struct CallDesk {
     pub service: Appointments,
@@ -88,6 +88,8 @@ pub struct CallDesk {
     pub call_id: Option<String>,
     /// The other party's E.164 number, if known.
     pub caller: Option<String>,
+    /// The embedded brain's offer waiting for an answer (`spoken`).
+    pub(crate) waiting: std::sync::Arc<super::spoken::Waiting>,
 }
 
 fn local(ms: i64, tz: &TimeZone) -> String {
@@ -175,7 +177,7 @@ impl CallDesk {
     }
 
     /// The caller's upcoming active appointments, soonest first.
-    async fn upcoming(&self) -> Result<Vec<AppointmentRecord>, Value> {
+    pub(super) async fn upcoming(&self) -> Result<Vec<AppointmentRecord>, Value> {
         let Some(caller) = self.caller.clone() else { return Ok(Vec::new()) };
         let now = self.service.store.clock().now_ms();
         let filter = AppointmentFilter { contact_phone: Some(caller), from: Some(now), ..AppointmentFilter::default() };

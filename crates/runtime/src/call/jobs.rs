@@ -125,6 +125,13 @@ impl JobContext {
                 };
                 send(JobOutput::ToolResult(result.to_string()));
             }
+            Job::BookingTurn(utterance) => {
+                let reply = match &self.appointments {
+                    Some(desk) => desk.converse(&utterance).await,
+                    None => None,
+                };
+                send(JobOutput::Booking(reply));
+            }
             Job::KnowledgeAnswer(utterance) => {
                 let found = match &self.knowledge {
                     Some(knowledge) => match knowledge.best_answer(&utterance).await {

@@ -488,13 +488,14 @@ impl CallService {
             .then(|| self.server_url(&parts.record, agent, &parts.settings, parts.memory.as_ref()))
             .flatten();
         let (org_id, call_id) = (parts.record.org_id.clone(), parts.record.id.clone());
-        let appointments = (model.is_some() && parts.settings.appointments_enabled).then(|| CallDesk {
+        let appointments = parts.settings.appointments_enabled.then(|| CallDesk {
             service: Appointments::new(inner.store.clone()),
             org_id: org_id.clone(),
             project_id: parts.record.project_id.clone(),
             agent_id: agent.id.clone(),
             call_id: IdKind::Call.matches(&call_id).then(|| call_id.clone()),
             caller: caller_number(&parts.record),
+            waiting: Default::default(),
         });
         let spec = SessionSpec {
             record: parts.record,

@@ -585,3 +585,50 @@ async fn a_due_reminder_goes_out_once_by_sms() {
     let resp = s.call(Method::PUT, "/v1/appointments/availability", Some(s.key()), Some(wrong)).await;
     assert_error(&resp, 400, "VALIDATION_ERROR");
 }
+
+#[tokio::test]
+async fn without_a_model_the_embedded_brain_books_moves_and_cancels() {
+    let s = TestServer::start_with(|c| c.runtime.clock_speed = 100.0).await;
+    open_calendar(&s).await;
+    let agent = s
+        .create_agent(json!({"name": "Desk", "first_message": "Desk, how can I help?", "appointments_enabled": true,
+                             "silence_timeout_seconds": 600}))
+        .await;
+    let call = s
+        .inbound_call(
+            &agent,
+            json!([{"say": "I would like to book an appointment"}, {"say": "The second one, please"},
+                   {"say": "Can I move my appointment?"}, {"say": "The second one"},
+                   {"say": "Please cancel my appointment"}, {"say": "Yes"},
+                   {"say": "What are your opening hours?"}, {"hangup": true}]),
+        )
+        .await;
+    let c = s.finished_call(&call).await;
+    assert_eq!(c["brain"], "embedded", "{c}");
+    let said: Vec<&str> =
+        c["transcript"].as_array().into_iter().flatten().filter_map(|t| t["content"].as_str()).collect();
+    let agent_lines: Vec<&str> = said.iter().copied().skip(2).step_by(2).collect();
+    assert!(
+        agent_lines[0].starts_with("I can book you on ")
+            && agent_lines[0].ends_with("the first, the second or the third?"),
+        "{said:?}"
+    );
+    assert!(agent_lines[1].starts_with("You are booked for "), "{said:?}");
+    assert!(agent_lines[2].starts_with("I can move your appointment to "), "{said:?}");
+    assert!(agent_lines[3].starts_with("Done: your appointment is now on "), "{said:?}");
+    assert!(agent_lines[4].starts_with("Shall I cancel your appointment on "), "{said:?}");
+    assert!(
+        agent_lines[5].starts_with("Your appointment on ") && agent_lines[5].ends_with("is cancelled."),
+        "{said:?}"
+    );
+    assert!(!agent_lines[6].contains("appointment"), "other questions go to the rest of the brain: {said:?}");
+
+    let listed = s.get("/v1/appointments").await;
+    let appointments = listed.body["appointments"].as_array().expect("list");
+    assert_eq!(appointments.len(), 1, "{}", listed.body);
+    assert_eq!(appointments[0]["status"], "cancelled");
+    assert_eq!(appointments[0]["contact_phone"], "+31612345678");
+    assert_eq!(appointments[0]["call_id"], call);
+    let sent: Vec<String> = events(&s).await.into_iter().map(|(event, _)| event).collect();
+    assert_eq!(sent, ["appointment.booked", "appointment.rescheduled", "appointment.cancelled"]);
+}

@@ -26,8 +26,9 @@ pub struct AgentCreate {
     pub recording: Option<bool>,
     #[serde(alias = "endCallEnabled")]
     pub end_call_enabled: Option<bool>,
-    /// Offer the model the appointment tools in this agent's calls (see
-    /// docs/appointments.md); default false.
+    /// Book appointments in this agent's calls: the model is offered the
+    /// appointment tools, or, without a model, the embedded brain runs a
+    /// spoken booking flow (see docs/appointments.md); default false.
     pub appointments_enabled: Option<bool>,
     /// Public HTTPS endpoint for real-time call control.
     #[serde(alias = "serverUrl")]

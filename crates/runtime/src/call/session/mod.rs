@@ -102,6 +102,8 @@ pub enum Job {
     /// Run an appointment tool (`check_availability`, `book_appointment`, …)
     /// with the model's arguments.
     Appointment { name: String, args: Value },
+    /// Let the embedded brain's booking flow answer what the caller said.
+    BookingTurn(String),
 }
 
 /// What a job reports; a model job reports tokens, then its end.
@@ -118,6 +120,8 @@ pub enum JobOutput {
     Answer(Found),
     /// What a reservation of credit granted (maybe less than asked, maybe nothing).
     Reserved(Micros),
+    /// The booking flow's answer, or `None` when the words were not for it.
+    Booking(Option<String>),
 }
 
 /// What the session asks of its driver.
@@ -152,7 +156,8 @@ pub struct SessionSpec {
     pub model: Option<Option<f64>>,
     /// Whether the agent has knowledge bases.
     pub knowledge: bool,
-    /// Whether the model is offered the appointment tools.
+    /// Whether the agent books appointments: the model is offered the
+    /// appointment tools, or the embedded brain runs its booking flow.
     pub appointments: bool,
     /// Whether silence, the duration limit and the balance may end the call
     /// (test sessions have none of them).
@@ -985,6 +990,7 @@ impl Session {
             JobOutput::ToolResult(result) => self.on_tool_result(id, result),
             JobOutput::Answer(found) => self.on_answer(id, found),
             JobOutput::Reserved(granted) => self.on_reserved(id, granted),
+            JobOutput::Booking(reply) => self.on_booking(id, reply),
         }
     }
 

@@ -45,6 +45,11 @@ pub(super) struct Turn {
 enum Work {
     /// The embedded brain is searching the knowledge bases.
     Answer(JobId),
+    /// The embedded brain's booking flow is looking at what the caller said.
+    Booking {
+        job: JobId,
+        text: String,
+    },
     Model(ModelTurn),
 }
 
@@ -111,7 +116,7 @@ impl Session {
                 self.report(reported.into_iter().collect());
             }
             match previous.work {
-                Work::Answer(job) => self.cancel(job),
+                Work::Answer(job) | Work::Booking { job, .. } => self.cancel(job),
                 Work::Model(mut model) if model.tools.iter().any(|t| t.result.is_none()) => {
                     // Tools are running: the model hears the caller after them.
                     model.waiting.push(text);
@@ -140,13 +145,40 @@ impl Session {
         if let Some(reply) = self.brain.goodbye(&text) {
             self.turn = Some(turn);
             self.embedded_reply(reply);
-        } else if self.knowledge {
+        } else if self.appointments {
+            turn.work = Work::Booking { job: self.run(Job::BookingTurn(text.clone())), text };
+            self.turn = Some(turn);
+        } else {
+            self.embedded_answer(turn, text);
+        }
+    }
+
+    /// The embedded brain answers from the knowledge bases, or says what it
+    /// can do instead.
+    fn embedded_answer(&mut self, mut turn: Turn, text: String) {
+        if self.knowledge {
             turn.work = Work::Answer(self.run(Job::KnowledgeAnswer(text)));
             self.turn = Some(turn);
         } else {
             self.turn = Some(turn);
             let reply = self.brain.answer(Found::Nothing { topics: Vec::new() }, self.menu_offer());
             self.embedded_reply(reply);
+        }
+    }
+
+    /// The booking flow answered, or left the words to the rest of the brain.
+    pub(super) fn on_booking(&mut self, job: JobId, reply: Option<String>) {
+        if !matches!(self.turn.as_ref().map(|t| &t.work), Some(Work::Booking { job: j, .. }) if *j == job) {
+            return;
+        }
+        match reply {
+            Some(reply) => self.embedded_reply(Reply::Say(reply)),
+            None => {
+                let Some(mut turn) = self.turn.take() else { return };
+                if let Work::Booking { text, .. } = std::mem::replace(&mut turn.work, Work::Answer(0)) {
+                    self.embedded_answer(turn, text);
+                }
+            }
         }
     }
 
