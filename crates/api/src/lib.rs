@@ -46,8 +46,9 @@ fn assemble() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) 
         .merge(routes::contacts::router())
         .merge(routes::messages::router())
         .merge(routes::usage::router())
+        .merge(routes::appointments::router())
         .split_for_parts();
-    let (public, public_doc) = routes::health::router().split_for_parts();
+    let (public, public_doc) = routes::health::router().merge(routes::appointments::public_router()).split_for_parts();
     let mut doc = openapi::ApiDoc::openapi();
     doc.merge(authed_doc);
     doc.merge(public_doc);

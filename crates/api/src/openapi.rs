@@ -55,7 +55,9 @@ use switchboard_domain::server_url::{
         (name = "SMS", description = "Text messages; the sender follows the destination country"),
         (name = "Contacts", description = "People and their one conversation across channels and calls"),
         (name = "Messages", description = "Send on any channel, optionally written by an agent's model"),
-        (name = "Usage", description = "Calls and SMS per day, week or month, with costs")
+        (name = "Usage", description = "Calls and SMS per day, week or month, with costs"),
+        (name = "Appointments", description = "A project's calendar: availability, free slots, booking without \
+            double-booking, an iCalendar feed. See docs/appointments.md.")
     )
 )]
 pub struct ApiDoc;

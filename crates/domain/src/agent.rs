@@ -66,6 +66,12 @@ pub struct AgentSettings {
     pub max_duration: i64,
     pub recording: bool,
     pub end_call_enabled: bool,
+    /// Whether the agent books appointments in its calls: the model is
+    /// offered the appointment tools (`check_availability`,
+    /// `book_appointment`, `reschedule_appointment`, `cancel_appointment`),
+    /// or the embedded brain runs its spoken booking flow.
+    #[serde(default)]
+    pub appointments_enabled: bool,
     pub server_url: Option<String>,
     pub webhook_url: Option<String>,
     pub system_prompt: Option<String>,
@@ -95,6 +101,7 @@ impl AgentSettings {
             max_duration: DEFAULT_MAX_DURATION,
             recording: false,
             end_call_enabled: false,
+            appointments_enabled: false,
             server_url: None,
             webhook_url: None,
             system_prompt: None,

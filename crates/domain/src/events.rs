@@ -37,6 +37,9 @@ pub enum EventType {
     AddressVerificationPartiallyVerified,
     AddressVerificationRejected,
     AddressVerificationExpired,
+    AppointmentBooked,
+    AppointmentRescheduled,
+    AppointmentCancelled,
     /// Sent by `POST /v1/webhooks/:id/test`; only to that endpoint.
     WebhookTest,
     /// Recorded when an endpoint is disabled after failing continuously.
@@ -73,6 +76,9 @@ impl EventType {
         EventType::AddressVerificationPartiallyVerified,
         EventType::AddressVerificationRejected,
         EventType::AddressVerificationExpired,
+        EventType::AppointmentBooked,
+        EventType::AppointmentRescheduled,
+        EventType::AppointmentCancelled,
         EventType::WebhookTest,
         EventType::WebhookDisabled,
     ];
@@ -107,6 +113,9 @@ impl EventType {
             EventType::AddressVerificationPartiallyVerified => "address.verification.partially_verified",
             EventType::AddressVerificationRejected => "address.verification.rejected",
             EventType::AddressVerificationExpired => "address.verification.expired",
+            EventType::AppointmentBooked => "appointment.booked",
+            EventType::AppointmentRescheduled => "appointment.rescheduled",
+            EventType::AppointmentCancelled => "appointment.cancelled",
             EventType::WebhookTest => "webhook.test",
             EventType::WebhookDisabled => "webhook.disabled",
         }
@@ -248,7 +257,7 @@ mod tests {
             assert_eq!(EventType::parse(e.as_str()), Some(*e));
             assert!(seen.insert(e.as_str()), "duplicate {}", e.as_str());
         }
-        assert_eq!(seen.len(), 30);
+        assert_eq!(seen.len(), 33);
     }
 
     #[test]

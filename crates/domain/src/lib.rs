@@ -5,6 +5,7 @@
 
 pub mod addresses;
 pub mod agent;
+pub mod appointments;
 pub mod call;
 pub mod events;
 pub mod extraction;

@@ -101,7 +101,16 @@ pub struct CallConfig {
 }
 
 /// Names of the built-in tools; a server_url tool may not take them.
-pub const RESERVED_TOOL_NAMES: [&str; 4] = ["end_call", "transfer_call", "knowledge_base_search", "remember"];
+pub const RESERVED_TOOL_NAMES: [&str; 8] = [
+    "end_call",
+    "transfer_call",
+    "knowledge_base_search",
+    "remember",
+    "check_availability",
+    "book_appointment",
+    "reschedule_appointment",
+    "cancel_appointment",
+];
 
 /// Sent when the AI calls one of the call's tools; answered within the tool's
 /// `timeout_seconds`.

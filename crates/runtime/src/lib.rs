@@ -4,6 +4,7 @@
 //! text-to-speech providers and the local voice sidecar), and what they share
 //! (the language-model client and the SSRF-guarded outbound HTTP client).
 
+pub mod appointments;
 pub mod call;
 pub mod knowledge;
 pub mod llm;

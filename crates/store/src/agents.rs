@@ -39,7 +39,8 @@ pub struct AuditRow {
 
 const AGENT_COLUMNS: &str = "id, org_id, project_id, name, language, voice, max_duration, recording, \
     end_call_enabled, server_url, webhook_url, webhook_secret, system_prompt, first_message, llm, \
-    silence_timeout_seconds, voicemail, knowledge_base_ids, is_active, archived_at, created_at, updated_at";
+    silence_timeout_seconds, voicemail, knowledge_base_ids, is_active, archived_at, created_at, updated_at, \
+    appointments_enabled";
 
 impl AgentRow {
     fn from_row(row: &AnyRow) -> Result<Self> {
@@ -54,6 +55,7 @@ impl AgentRow {
                 max_duration: int(row, "max_duration")?,
                 recording: flag(row, "recording")?,
                 end_call_enabled: flag(row, "end_call_enabled")?,
+                appointments_enabled: flag(row, "appointments_enabled")?,
                 server_url: opt_text(row, "server_url")?,
                 webhook_url: opt_text(row, "webhook_url")?,
                 system_prompt: opt_text(row, "system_prompt")?,
@@ -86,8 +88,10 @@ async fn insert_agent(tx: &mut Tx, org_id: &str, project_id: &str, s: &AgentSett
     sqlx::query(
         "INSERT INTO agents (id, org_id, project_id, name, language, voice, max_duration, recording, \
          end_call_enabled, server_url, webhook_url, webhook_secret, system_prompt, first_message, llm, \
-         silence_timeout_seconds, voicemail, knowledge_base_ids, is_active, archived_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, $20, $20)",
+         silence_timeout_seconds, voicemail, knowledge_base_ids, is_active, archived_at, created_at, updated_at, \
+         appointments_enabled) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, $20, $20, \
+         $21)",
     )
     .bind(&id)
     .bind(org_id)
@@ -109,6 +113,7 @@ async fn insert_agent(tx: &mut Tx, org_id: &str, project_id: &str, s: &AgentSett
     .bind(to_json(&s.knowledge_base_ids))
     .bind(i64::from(s.is_active))
     .bind(now)
+    .bind(i64::from(s.appointments_enabled))
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -125,7 +130,7 @@ async fn write_settings(tx: &mut Tx, project_id: &str, id: &str, s: &AgentSettin
          name = $1, language = $2, voice = $3, max_duration = $4, recording = $5, \
          end_call_enabled = $6, server_url = $7, webhook_url = $8, system_prompt = $9, first_message = $10, \
          llm = $11, silence_timeout_seconds = $12, voicemail = $13, knowledge_base_ids = $14, is_active = $15, \
-         updated_at = $16 WHERE project_id = $17 AND id = $18",
+         updated_at = $16, appointments_enabled = $19 WHERE project_id = $17 AND id = $18",
     )
     .bind(&s.name)
     .bind(&s.language)
@@ -145,6 +150,7 @@ async fn write_settings(tx: &mut Tx, project_id: &str, id: &str, s: &AgentSettin
     .bind(now)
     .bind(project_id)
     .bind(id)
+    .bind(i64::from(s.appointments_enabled))
     .execute(&mut **tx)
     .await?;
     Ok(())

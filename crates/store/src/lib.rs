@@ -6,6 +6,7 @@
 
 pub mod addresses;
 pub mod agents;
+pub mod appointments;
 mod call_events;
 pub mod calls;
 pub mod carrier_numbers;

@@ -193,8 +193,8 @@ fn spawn_heartbeat(store: Store, node_id: String, every: Duration) -> JoinHandle
 
 /// Periodic upkeep, by role: writing key use, forgetting idle limiter state
 /// and expired cache entries (API nodes); expiring idle test sessions (call
-/// runtimes); settling SMS a stopped process left `sending` and purging
-/// expired idempotency keys (workers).
+/// runtimes); settling SMS a stopped process left `sending`, sending due
+/// appointment reminders and purging expired idempotency keys (workers).
 fn spawn_upkeep(config: &Config, state: AppState, flush_every: Duration) -> JoinHandle<()> {
     let role = config.role;
     tokio::spawn(async move {
@@ -223,6 +223,11 @@ fn spawn_upkeep(config: &Config, state: AppState, flush_every: Duration) -> Join
                     }
                     Ok(_) => {}
                     Err(err) => tracing::warn!(error = %err, "could not settle stale SMS"),
+                }
+                if let Err(err) =
+                    switchboard_runtime::appointments::reminders::send_due(&state.store, &state.channels).await
+                {
+                    tracing::warn!(error = %err, "could not send appointment reminders");
                 }
                 if rounds.is_multiple_of(30) {
                     match state.store.purge_idempotency().await {

@@ -39,6 +39,9 @@ pub struct Agent {
     pub max_duration: i64,
     pub recording: bool,
     pub end_call_enabled: bool,
+    /// Whether the agent books appointments in calls (model tools, or the
+    /// embedded brain's booking flow).
+    pub appointments_enabled: bool,
     pub server_url: Option<String>,
     pub webhook_url: Option<String>,
     /// Masked tail of the webhook signing secret.
@@ -72,6 +75,7 @@ impl Agent {
             max_duration: s.max_duration,
             recording: s.recording,
             end_call_enabled: s.end_call_enabled,
+            appointments_enabled: s.appointments_enabled,
             server_url: s.server_url,
             webhook_url: s.webhook_url,
             webhook_secret_hint: secret_hint(&row.webhook_secret),

@@ -2,6 +2,7 @@
 
 pub mod addresses;
 pub mod agents;
+pub mod appointments;
 pub mod calls;
 pub mod contacts;
 pub mod credits;

@@ -34,6 +34,8 @@ pub struct Conversation {
     knowledge: bool,
     /// Whether the `remember` tool is offered.
     remember: bool,
+    /// Whether the appointment tools are offered.
+    appointments: bool,
 }
 
 impl Conversation {
@@ -56,6 +58,7 @@ impl Conversation {
         self.end_call_enabled = offer.end_call;
         self.knowledge = offer.knowledge;
         self.remember = offer.remember;
+        self.appointments = offer.appointments;
     }
 
     pub fn push_user(&mut self, text: &str) {
@@ -95,6 +98,11 @@ impl Conversation {
         self.remember
     }
 
+    /// Whether the appointment tools are offered.
+    pub fn offers_appointments(&self) -> bool {
+        self.appointments
+    }
+
     /// The conversation as the next request; `offer_tools` is false on the last
     /// round so the model answers in words.
     pub fn request(&self, offer_tools: bool) -> ChatRequest {
@@ -128,6 +136,9 @@ impl Conversation {
         if self.remember {
             tools.push(remember_spec());
         }
+        if self.appointments {
+            tools.extend(crate::appointments::tools::specs());
+        }
         tools.push(ToolSpec {
             name: TRANSFER_CALL.into(),
             description: "Transfer the caller to a human at an E.164 phone number.".into(),
@@ -143,6 +154,7 @@ pub struct Offer {
     pub end_call: bool,
     pub knowledge: bool,
     pub remember: bool,
+    pub appointments: bool,
 }
 
 fn remember_spec() -> ToolSpec {
@@ -229,15 +241,29 @@ mod tests {
     #[test]
     fn the_tools_follow_the_offer_and_the_last_round_offers_none() {
         let mut conversation = Conversation::new(Some(0.2));
-        let offer = Offer { end_call: true, knowledge: false, remember: true };
+        let offer = Offer { end_call: true, knowledge: false, remember: true, appointments: false };
         conversation.configure(Some("Be brief."), Vec::new(), offer, "Hi!");
         let names: Vec<String> = conversation.request(true).tools.into_iter().map(|t| t.name).collect();
         assert_eq!(names, ["end_call", "remember", "transfer_call"]);
+        assert!(!conversation.offers_appointments());
         assert!(conversation.request(false).tools.is_empty());
         let at = conversation.push_assistant(Some("Your policy covers water damage.".into()), Vec::new());
         conversation.correct_assistant(at, "Your policy");
         let last = conversation.request(false).messages.pop();
         assert_eq!(last, Some(ChatMessage::Assistant { content: Some("Your policy".into()), tool_calls: Vec::new() }));
+    }
+
+    #[test]
+    fn appointment_tools_are_offered_only_when_the_agent_books() {
+        let mut conversation = Conversation::new(None);
+        let offer = Offer { appointments: true, ..Offer::default() };
+        conversation.configure(None, Vec::new(), offer, "");
+        assert!(conversation.offers_appointments());
+        let names: Vec<String> = conversation.request(true).tools.into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            ["check_availability", "book_appointment", "reschedule_appointment", "cancel_appointment", "transfer_call"]
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::conversation::LLM_TIMEOUT;
 use super::embedded::Found;
 use super::memory::CallerMemory;
 use super::session::{Finished, Job, JobId, JobOutput};
+use crate::appointments::tools::CallDesk;
 use crate::call::server_url::ServerUrl;
 use crate::knowledge::retrieval::KnowledgeSearch;
 use crate::llm::{ChatMessage, LlmClient, LlmEndpoint, StreamEvent};
@@ -50,6 +51,8 @@ pub(crate) struct JobContext {
     pub knowledge: Option<KnowledgeSearch>,
     /// The caller as memory knew them when the call started.
     pub memory: Option<CallerMemory>,
+    /// The appointment tools' desk, when the agent offers them.
+    pub appointments: Option<CallDesk>,
 }
 
 impl JobContext {
@@ -114,6 +117,20 @@ impl JobContext {
                     }
                 };
                 send(JobOutput::Reserved(granted));
+            }
+            Job::Appointment { name, args } => {
+                let result = match &self.appointments {
+                    Some(desk) => desk.run(&name, &args).await,
+                    None => serde_json::json!({"error": "this agent does not book appointments"}),
+                };
+                send(JobOutput::ToolResult(result.to_string()));
+            }
+            Job::BookingTurn(utterance) => {
+                let reply = match &self.appointments {
+                    Some(desk) => desk.converse(&utterance).await,
+                    None => None,
+                };
+                send(JobOutput::Booking(reply));
             }
             Job::KnowledgeAnswer(utterance) => {
                 let found = match &self.knowledge {

@@ -32,6 +32,8 @@ use super::session::{Session, SessionSpec};
 use super::test_sessions::TestSessions;
 use super::transports::{Connection, Dial, Dialer};
 use super::{CallClock, CallCommand, ControlError};
+use crate::appointments::Appointments;
+use crate::appointments::tools::CallDesk;
 use crate::call::server_url::ServerUrl;
 use crate::knowledge::retrieval::KnowledgeSearch;
 use crate::llm::LlmClient;
@@ -486,6 +488,15 @@ impl CallService {
             .then(|| self.server_url(&parts.record, agent, &parts.settings, parts.memory.as_ref()))
             .flatten();
         let (org_id, call_id) = (parts.record.org_id.clone(), parts.record.id.clone());
+        let appointments = parts.settings.appointments_enabled.then(|| CallDesk {
+            service: Appointments::new(inner.store.clone()),
+            org_id: org_id.clone(),
+            project_id: parts.record.project_id.clone(),
+            agent_id: agent.id.clone(),
+            call_id: IdKind::Call.matches(&call_id).then(|| call_id.clone()),
+            caller: caller_number(&parts.record),
+            waiting: Default::default(),
+        });
         let spec = SessionSpec {
             record: parts.record,
             clock: inner.settings.clock,
@@ -494,11 +505,20 @@ impl CallService {
             server_url: server.is_some(),
             model: model.as_ref().map(|_| agent.settings.llm.as_ref().and_then(|l| l.temperature)),
             knowledge: knowledge.is_some(),
+            appointments: appointments.is_some(),
             limits: parts.limits,
             agent: parts.settings,
         };
-        let jobs =
-            JobContext { store: inner.store.clone(), org_id, call_id, server, model, knowledge, memory: parts.memory };
+        let jobs = JobContext {
+            store: inner.store.clone(),
+            org_id,
+            call_id,
+            server,
+            model,
+            knowledge,
+            memory: parts.memory,
+            appointments,
+        };
         (Session::new(spec), Arc::new(jobs))
     }
 
@@ -585,4 +605,14 @@ impl CallService {
     pub fn live_calls_of_agent(&self, tenant: Tenant<'_>, agent_id: &str) -> usize {
         self.0.directory.count_for_agent(tenant.project_id, agent_id)
     }
+}
+
+/// The other party of a call (the caller of an inbound call, the callee of an
+/// outbound one), when it is an E.164 number: whom the appointment tools book for.
+fn caller_number(record: &CallRecord) -> Option<String> {
+    let number = match record.direction {
+        Direction::Inbound => &record.from_number,
+        Direction::Outbound => &record.to_number,
+    };
+    E164::parse(number).map(E164::into_string)
 }

@@ -19,6 +19,7 @@ async fn full_agent(s: &TestServer) -> Value {
         "recording": true,
         "max_duration": 600,
         "end_call_enabled": true,
+        "appointments_enabled": true,
         "system_prompt": "You are a helpful support agent.",
         "first_message": "Hallo, waarmee kan ik helpen?",
         "llm": {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.3, "base_url": "https://llm.example.com/v1"},
@@ -45,6 +46,7 @@ async fn the_quickstart_body_creates_an_agent_with_defaults() {
     assert_eq!(a["public_id"], a["id"]);
     assert_eq!(a["max_duration"], 1800);
     assert_eq!(a["end_call_enabled"], false);
+    assert_eq!(a["appointments_enabled"], false);
     assert_eq!(a["silence_timeout_seconds"], 30);
     assert_eq!(a["is_active"], true);
     assert_eq!(a["voicemail"], json!({"detection": false, "action": "hangup", "message": null}));

@@ -2,6 +2,7 @@
 
 mod addresses;
 mod agents;
+mod appointments;
 mod auth;
 mod brain;
 mod call_crash;

@@ -26,6 +26,10 @@ pub struct AgentCreate {
     pub recording: Option<bool>,
     #[serde(alias = "endCallEnabled")]
     pub end_call_enabled: Option<bool>,
+    /// Book appointments in this agent's calls: the model is offered the
+    /// appointment tools, or, without a model, the embedded brain runs a
+    /// spoken booking flow (see docs/appointments.md); default false.
+    pub appointments_enabled: Option<bool>,
     /// Public HTTPS endpoint for real-time call control.
     #[serde(alias = "serverUrl")]
     #[schema(pattern = "^https?://")]
@@ -67,6 +71,7 @@ pub struct AgentPatch {
     pub recording: Option<bool>,
     #[serde(alias = "endCallEnabled")]
     pub end_call_enabled: Option<bool>,
+    pub appointments_enabled: Option<bool>,
     #[serde(default, deserialize_with = "nullable", alias = "serverUrl")]
     #[schema(value_type = Option<String>, pattern = "^https?://")]
     pub server_url: Option<Option<String>>,
@@ -110,6 +115,7 @@ impl AgentCreate {
             max_duration: self.max_duration.unwrap_or(defaults.max_duration),
             recording: self.recording.unwrap_or(defaults.recording),
             end_call_enabled: self.end_call_enabled.unwrap_or(defaults.end_call_enabled),
+            appointments_enabled: self.appointments_enabled.unwrap_or(defaults.appointments_enabled),
             server_url: self.server_url,
             webhook_url: self.webhook_url,
             system_prompt: self.system_prompt,
@@ -138,6 +144,7 @@ impl AgentPatch {
             max_duration,
             recording,
             end_call_enabled,
+            appointments_enabled,
             server_url,
             webhook_url,
             system_prompt,

@@ -99,6 +99,11 @@ pub enum Job {
     KnowledgeAnswer(String),
     /// Reserve this much more of the org's credit for the call.
     Reserve(Micros),
+    /// Run an appointment tool (`check_availability`, `book_appointment`, …)
+    /// with the model's arguments.
+    Appointment { name: String, args: Value },
+    /// Let the embedded brain's booking flow answer what the caller said.
+    BookingTurn(String),
 }
 
 /// What a job reports; a model job reports tokens, then its end.
@@ -115,6 +120,8 @@ pub enum JobOutput {
     Answer(Found),
     /// What a reservation of credit granted (maybe less than asked, maybe nothing).
     Reserved(Micros),
+    /// The booking flow's answer, or `None` when the words were not for it.
+    Booking(Option<String>),
 }
 
 /// What the session asks of its driver.
@@ -149,6 +156,9 @@ pub struct SessionSpec {
     pub model: Option<Option<f64>>,
     /// Whether the agent has knowledge bases.
     pub knowledge: bool,
+    /// Whether the agent books appointments: the model is offered the
+    /// appointment tools, or the embedded brain runs its booking flow.
+    pub appointments: bool,
     /// Whether silence, the duration limit and the balance may end the call
     /// (test sessions have none of them).
     pub limits: bool,
@@ -264,6 +274,7 @@ pub struct Session {
     memory: Option<CallerMemory>,
     server_url: bool,
     knowledge: bool,
+    appointments: bool,
     limits: bool,
     now: Now,
     out: Vec<Effect>,
@@ -332,6 +343,7 @@ impl Session {
             memory: spec.memory,
             server_url: spec.server_url,
             knowledge: spec.knowledge,
+            appointments: spec.appointments,
             limits: spec.limits,
             now: Now { elapsed: Duration::ZERO, epoch_ms: 0, instant: tokio::time::Instant::now() },
             out: Vec::new(),
@@ -739,8 +751,12 @@ impl Session {
             (Some(prompt), Some(memory)) => Some(format!("{prompt}\n\n{memory}")),
             (prompt, memory) => memory.or(prompt.map(str::to_owned)),
         };
-        let offer =
-            Offer { end_call: self.agent.end_call_enabled, knowledge: self.knowledge, remember: self.memory.is_some() };
+        let offer = Offer {
+            end_call: self.agent.end_call_enabled,
+            knowledge: self.knowledge,
+            remember: self.memory.is_some(),
+            appointments: self.appointments,
+        };
         conversation.configure(prompt.as_deref(), std::mem::take(&mut self.server_tools), offer, greeting);
     }
 
@@ -974,6 +990,7 @@ impl Session {
             JobOutput::ToolResult(result) => self.on_tool_result(id, result),
             JobOutput::Answer(found) => self.on_answer(id, found),
             JobOutput::Reserved(granted) => self.on_reserved(id, granted),
+            JobOutput::Booking(reply) => self.on_booking(id, reply),
         }
     }
 

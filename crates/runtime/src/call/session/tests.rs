@@ -70,6 +70,7 @@ impl Call {
             server_url: options.server_url,
             model: options.model.then_some(None),
             knowledge: false,
+            appointments: false,
             limits: true,
         };
         Call { session: Session::new(spec), at: Duration::ZERO, origin: tokio::time::Instant::now() }

@@ -1,9 +1,10 @@
 //! One agent turn: the embedded brain's answer, or the model's reply streamed
 //! sentence by sentence, the tools it calls (server_url tools through
 //! `tool.call`, the built-ins `end_call`, `transfer_call`,
-//! `knowledge_base_search` and `remember`), and round after round until it
-//! answers in words. A turn the caller interrupts is cancelled, not awaited;
-//! tools already running are let finish, so the model learns their results.
+//! `knowledge_base_search`, `remember` and the appointment tools), and round
+//! after round until it answers in words. A turn the caller interrupts is
+//! cancelled, not awaited; tools already running are let finish, so the model
+//! learns their results.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use switchboard_domain::time::iso;
 
 use super::speech::{LineId, Tag};
 use super::{APOLOGY, Job, JobId, LatencyProbe, Now, Session};
+use crate::appointments::tools as appointment_tools;
 use crate::call::conversation::{END_CALL, MAX_TOOL_ROUNDS, REMEMBER, SentenceSplitter, TRANSFER_CALL, arguments};
 use crate::call::embedded::{Found, Reply};
 use crate::call::server_url::ServerUrlError;
@@ -43,6 +45,11 @@ pub(super) struct Turn {
 enum Work {
     /// The embedded brain is searching the knowledge bases.
     Answer(JobId),
+    /// The embedded brain's booking flow is looking at what the caller said.
+    Booking {
+        job: JobId,
+        text: String,
+    },
     Model(ModelTurn),
 }
 
@@ -109,7 +116,7 @@ impl Session {
                 self.report(reported.into_iter().collect());
             }
             match previous.work {
-                Work::Answer(job) => self.cancel(job),
+                Work::Answer(job) | Work::Booking { job, .. } => self.cancel(job),
                 Work::Model(mut model) if model.tools.iter().any(|t| t.result.is_none()) => {
                     // Tools are running: the model hears the caller after them.
                     model.waiting.push(text);
@@ -138,13 +145,40 @@ impl Session {
         if let Some(reply) = self.brain.goodbye(&text) {
             self.turn = Some(turn);
             self.embedded_reply(reply);
-        } else if self.knowledge {
+        } else if self.appointments {
+            turn.work = Work::Booking { job: self.run(Job::BookingTurn(text.clone())), text };
+            self.turn = Some(turn);
+        } else {
+            self.embedded_answer(turn, text);
+        }
+    }
+
+    /// The embedded brain answers from the knowledge bases, or says what it
+    /// can do instead.
+    fn embedded_answer(&mut self, mut turn: Turn, text: String) {
+        if self.knowledge {
             turn.work = Work::Answer(self.run(Job::KnowledgeAnswer(text)));
             self.turn = Some(turn);
         } else {
             self.turn = Some(turn);
             let reply = self.brain.answer(Found::Nothing { topics: Vec::new() }, self.menu_offer());
             self.embedded_reply(reply);
+        }
+    }
+
+    /// The booking flow answered, or left the words to the rest of the brain.
+    pub(super) fn on_booking(&mut self, job: JobId, reply: Option<String>) {
+        if !matches!(self.turn.as_ref().map(|t| &t.work), Some(Work::Booking { job: j, .. }) if *j == job) {
+            return;
+        }
+        match reply {
+            Some(reply) => self.embedded_reply(Reply::Say(reply)),
+            None => {
+                let Some(mut turn) = self.turn.take() else { return };
+                if let Work::Booking { text, .. } = std::mem::replace(&mut turn.work, Work::Answer(0)) {
+                    self.embedded_answer(turn, text);
+                }
+            }
         }
     }
 
@@ -262,10 +296,15 @@ impl Session {
         self.emit(EventType::ToolInvoked, with(&tool, "arguments", args.clone()));
         let mut run = ToolRun { call, job: None, result: None, started: self.now.elapsed };
         let offers_knowledge = self.conversation.as_ref().is_some_and(|c| c.offers_knowledge());
+        let offers_appointments = self.conversation.as_ref().is_some_and(|c| c.offers_appointments());
         let mut effects = ToolEffects::default();
         let result = match run.call.name.as_str() {
             KNOWLEDGE_BASE_SEARCH if offers_knowledge => {
                 run.job = Some(self.run(Job::KnowledgeSearch(args)));
+                None
+            }
+            name if offers_appointments && appointment_tools::NAMES.contains(&name) => {
+                run.job = Some(self.run(Job::Appointment { name: name.to_owned(), args }));
                 None
             }
             REMEMBER if self.memory.is_some() => {
