@@ -159,7 +159,7 @@ pub struct Webhooks {
     pub disable_after_seconds: f64,
     /// Time allowed for one attempt.
     pub attempt_timeout_seconds: f64,
-    /// Deliveries out at once on this server, all endpoints together.
+    /// Deliveries sent at once on this server, all endpoints together.
     pub concurrency: usize,
     /// Deliveries sent to one endpoint at once.
     pub per_endpoint: usize,

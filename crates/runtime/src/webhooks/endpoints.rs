@@ -2,8 +2,7 @@
 //! so a claim gives no endpoint more than its share, and the turns each one's
 //! sends take, so no more than `per_endpoint` go to it at once. An endpoint
 //! may have a second share claimed and waiting for a turn: its next sends are
-//! ready while the worker claims more, and a slow endpoint still holds a
-//! bounded part of the worker's slots.
+//! ready while the worker claims more.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -38,7 +38,8 @@ pub struct WorkerSettings {
     pub policy: RetryPolicy,
     /// Time allowed for one attempt, response included.
     pub attempt_timeout: Duration,
-    /// Deliveries out at once (claimed and not yet sent), all endpoints together.
+    /// Deliveries sent at once, all endpoints together; twice as many may be
+    /// claimed and waiting for their endpoint's turn.
     pub concurrency: usize,
     /// Deliveries sent to one endpoint at once.
     pub per_endpoint: usize,
@@ -62,12 +63,13 @@ impl Default for WorkerSettings {
 }
 
 /// One claimed job on its way: the worker's slot it holds until its attempt
-/// is queued for the recorder, the endpoint share it counts against and the
-/// endpoint's turns it waits for.
+/// is queued for the recorder, the endpoint share it counts against, and the
+/// turns it waits for: its endpoint's, then one of all sends.
 struct Outgoing {
     job: ClaimedDelivery,
     slot: OwnedSemaphorePermit,
     turns: Arc<Semaphore>,
+    sending: Arc<Semaphore>,
     attempts: mpsc::Sender<Attempt>,
     endpoints: Endpoints,
     freed: Arc<Notify>,
@@ -106,7 +108,11 @@ impl Webhooks {
         // than the last one left, so a busy worker claims in batches rather
         // than once per sent attempt.
         let step = (capacity / 8).clamp(1, settings.per_endpoint.max(1));
-        let slots = Arc::new(Semaphore::new(capacity));
+        // Claimed jobs, sending or waiting: a slow endpoint holds at most two
+        // shares of them, so it takes as many slow endpoints as before to
+        // hold up the rest, while a fast one always has its next share ready.
+        let slots = Arc::new(Semaphore::new(capacity * endpoints::SHARES_CLAIMED));
+        let sending = Arc::new(Semaphore::new(capacity));
         let freed = Arc::new(Notify::new());
         let per_endpoint = settings.per_endpoint.max(1);
         let endpoints = Endpoints::new(per_endpoint);
@@ -143,6 +149,7 @@ impl Webhooks {
                                 job,
                                 slot,
                                 turns,
+                                sending: sending.clone(),
                                 attempts: attempts.clone(),
                                 endpoints: endpoints.clone(),
                                 freed: freed.clone(),
@@ -184,11 +191,12 @@ impl Webhooks {
     /// attempt waits to be written (the job stays claimed until then, so
     /// nothing else sends it).
     async fn send_claimed(self, out: Outgoing) {
-        let Outgoing { job, slot, turns, attempts, endpoints, freed } = out;
-        // The turns are never closed.
+        let Outgoing { job, slot, turns, sending, attempts, endpoints, freed } = out;
+        // Neither is ever closed; every job takes its endpoint's turn first.
         let turn = turns.acquire_owned().await.ok();
+        let send = sending.acquire_owned().await.ok();
         let record = self.attempt(&job, true).await;
-        drop(turn);
+        drop((send, turn));
         let endpoint = job.endpoint_id.clone();
         // The recorder is gone only when the worker is stopping: the job is
         // sent again when its lease runs out.
