@@ -291,7 +291,15 @@ async fn available_slots_leave_out_bookings_and_their_buffer_and_follow_the_zone
     });
     let put = s.call(Method::PUT, "/v1/appointments/availability", Some(s.key()), Some(settings.clone())).await;
     assert_eq!(put.status, 200, "{}", put.body);
-    assert_eq!(s.get("/v1/appointments/availability").await.body["source"], "project");
+    let read = s.get("/v1/appointments/availability").await;
+    assert_eq!(read.body["source"], "project");
+    // What a GET shows is what a PUT takes.
+    let again = s
+        .call(Method::PUT, "/v1/appointments/availability", Some(s.key()), Some(read.body["availability"].clone()))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["availability"], read.body["availability"]);
+    assert_eq!(read.body["availability"]["time_zone"], settings["time_zone"]);
 
     let date = jiff::Timestamp::from_millisecond(midnight_in(&s, 10)).unwrap().to_zoned(zone.clone()).date();
     let at = |hour: i8| date.at(hour, 0, 0, 0).to_zoned(zone.clone()).unwrap().timestamp().as_millisecond();
@@ -540,7 +548,7 @@ async fn a_due_reminder_goes_out_once_by_sms() {
     settings["reminder_offsets_minutes"] = json!([1440, 60]);
     let put = s.call(Method::PUT, "/v1/appointments/availability", Some(s.key()), Some(settings)).await;
     assert_eq!(put.status, 200, "{}", put.body);
-    assert_eq!(put.body["reminder_offsets_minutes"], json!([1440, 60]));
+    assert_eq!(put.body["availability"]["reminder_offsets_minutes"], json!([1440, 60]));
     let soon = (s.store().clock().now_ms() / 60_000 + 30) * 60_000;
     let mut due = booking(soon, 30);
     due["title"] = json!("Check-up");

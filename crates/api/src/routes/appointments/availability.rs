@@ -28,13 +28,14 @@ pub struct AvailabilityQuery {
     pub agent_id: Option<String>,
 }
 
-/// The availability that applies, and where it comes from.
+/// The availability that applies, and where it comes from. `availability`
+/// is what a `PUT` takes, so it can be read, changed and sent back.
 #[derive(Serialize, ToSchema)]
 pub struct AvailabilityView {
     pub agent_id: Option<String>,
     /// `agent` (the agent's own), `project`, or `default` (nothing set yet).
     pub source: String,
-    #[serde(flatten)]
+    #[serde(rename = "availability")]
     pub settings: Availability,
 }
 
