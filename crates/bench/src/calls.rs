@@ -123,7 +123,15 @@ pub async fn run_and_print(options: &CallBenchOptions, json: bool) -> anyhow::Re
     );
     println!(
         "{:>6} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>10} {:>10} {:>22}",
-        "calls", "peak", "held s", "correct", "wall s", "turn p50", "turn p99", "end p50", "end p99",
+        "calls",
+        "peak",
+        "held s",
+        "correct",
+        "wall s",
+        "turn p50",
+        "turn p99",
+        "end p50",
+        "end p99",
         "RSS MiB before/peak/after"
     );
     for s in &report.steps {
