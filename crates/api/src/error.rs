@@ -155,6 +155,8 @@ impl From<CallError> for ApiError {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "CONCURRENT_CALL_LIMIT", err.to_string())
                     .with_retry_after(5)
             }
+            CallError::NotEnded => ApiError::conflict("CALL_NOT_ENDED", err.to_string()),
+            CallError::NotAnswered => ApiError::conflict("CALL_NOT_ANSWERED", err.to_string()),
             CallError::NoRuntime => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "RUNTIME_UNAVAILABLE", err.to_string())
             }

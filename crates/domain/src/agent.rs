@@ -76,6 +76,10 @@ pub struct AgentSettings {
     pub webhook_url: Option<String>,
     pub system_prompt: Option<String>,
     pub first_message: Option<String>,
+    /// What a successful call of this agent achieves, in words; post-call
+    /// analysis judges each answered call against it.
+    #[serde(default)]
+    pub success_criteria: Option<String>,
     pub llm: Option<LlmConfig>,
     pub silence_timeout_seconds: i64,
     pub voicemail: VoicemailConfig,
@@ -106,6 +110,7 @@ impl AgentSettings {
             webhook_url: None,
             system_prompt: None,
             first_message: None,
+            success_criteria: None,
             llm: None,
             silence_timeout_seconds: DEFAULT_SILENCE_TIMEOUT,
             voicemail: VoicemailConfig::default(),
@@ -136,6 +141,9 @@ impl AgentSettings {
         }
         if let Some(message) = &self.first_message {
             errors.check("first_message", validation::optional_text(message, MESSAGE_MAX));
+        }
+        if let Some(criteria) = &self.success_criteria {
+            errors.check("success_criteria", validation::optional_text(criteria, MESSAGE_MAX));
         }
         if let Some(message) = &self.voicemail.message {
             errors.check("voicemail.message", validation::optional_text(message, MESSAGE_MAX));

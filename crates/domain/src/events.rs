@@ -40,6 +40,8 @@ pub enum EventType {
     AppointmentBooked,
     AppointmentRescheduled,
     AppointmentCancelled,
+    /// A call's post-call analysis was written (after the call, or again on request).
+    AnalysisComplete,
     /// Sent by `POST /v1/webhooks/:id/test`; only to that endpoint.
     WebhookTest,
     /// Recorded when an endpoint is disabled after failing continuously.
@@ -79,6 +81,7 @@ impl EventType {
         EventType::AppointmentBooked,
         EventType::AppointmentRescheduled,
         EventType::AppointmentCancelled,
+        EventType::AnalysisComplete,
         EventType::WebhookTest,
         EventType::WebhookDisabled,
     ];
@@ -116,6 +119,7 @@ impl EventType {
             EventType::AppointmentBooked => "appointment.booked",
             EventType::AppointmentRescheduled => "appointment.rescheduled",
             EventType::AppointmentCancelled => "appointment.cancelled",
+            EventType::AnalysisComplete => "analysis.complete",
             EventType::WebhookTest => "webhook.test",
             EventType::WebhookDisabled => "webhook.disabled",
         }
@@ -257,7 +261,7 @@ mod tests {
             assert_eq!(EventType::parse(e.as_str()), Some(*e));
             assert!(seen.insert(e.as_str()), "duplicate {}", e.as_str());
         }
-        assert_eq!(seen.len(), 33);
+        assert_eq!(seen.len(), 34);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct AuditRow {
 const AGENT_COLUMNS: &str = "id, org_id, project_id, name, language, voice, max_duration, recording, \
     end_call_enabled, server_url, webhook_url, webhook_secret, system_prompt, first_message, llm, \
     silence_timeout_seconds, voicemail, knowledge_base_ids, is_active, archived_at, created_at, updated_at, \
-    appointments_enabled";
+    appointments_enabled, success_criteria";
 
 impl AgentRow {
     fn from_row(row: &AnyRow) -> Result<Self> {
@@ -60,6 +60,7 @@ impl AgentRow {
                 webhook_url: opt_text(row, "webhook_url")?,
                 system_prompt: opt_text(row, "system_prompt")?,
                 first_message: opt_text(row, "first_message")?,
+                success_criteria: opt_text(row, "success_criteria")?,
                 llm: opt_json(row, "llm")?,
                 silence_timeout_seconds: int(row, "silence_timeout_seconds")?,
                 voicemail: json(row, "voicemail")?,
@@ -89,9 +90,9 @@ async fn insert_agent(tx: &mut Tx, org_id: &str, project_id: &str, s: &AgentSett
         "INSERT INTO agents (id, org_id, project_id, name, language, voice, max_duration, recording, \
          end_call_enabled, server_url, webhook_url, webhook_secret, system_prompt, first_message, llm, \
          silence_timeout_seconds, voicemail, knowledge_base_ids, is_active, archived_at, created_at, updated_at, \
-         appointments_enabled) \
+         appointments_enabled, success_criteria) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, NULL, $20, $20, \
-         $21)",
+         $21, $22)",
     )
     .bind(&id)
     .bind(org_id)
@@ -114,6 +115,7 @@ async fn insert_agent(tx: &mut Tx, org_id: &str, project_id: &str, s: &AgentSett
     .bind(i64::from(s.is_active))
     .bind(now)
     .bind(i64::from(s.appointments_enabled))
+    .bind(s.success_criteria.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -130,7 +132,7 @@ async fn write_settings(tx: &mut Tx, project_id: &str, id: &str, s: &AgentSettin
          name = $1, language = $2, voice = $3, max_duration = $4, recording = $5, \
          end_call_enabled = $6, server_url = $7, webhook_url = $8, system_prompt = $9, first_message = $10, \
          llm = $11, silence_timeout_seconds = $12, voicemail = $13, knowledge_base_ids = $14, is_active = $15, \
-         updated_at = $16, appointments_enabled = $19 WHERE project_id = $17 AND id = $18",
+         updated_at = $16, appointments_enabled = $19, success_criteria = $20 WHERE project_id = $17 AND id = $18",
     )
     .bind(&s.name)
     .bind(&s.language)
@@ -151,6 +153,7 @@ async fn write_settings(tx: &mut Tx, project_id: &str, id: &str, s: &AgentSettin
     .bind(project_id)
     .bind(id)
     .bind(i64::from(s.appointments_enabled))
+    .bind(s.success_criteria.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -121,6 +121,18 @@ impl Store {
         Ok(tx)
     }
 
+    /// Whether an appointment was booked during the call and is still on.
+    pub async fn call_booked_appointment(&self, project_id: &str, call_id: &str) -> Result<bool> {
+        let found = sqlx::query(
+            "SELECT id FROM appointments WHERE project_id = $1 AND call_id = $2 AND status <> 'cancelled' LIMIT 1",
+        )
+        .bind(project_id)
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// Stores a new appointment and its `appointment.booked` event, unless an
     /// active appointment of the project overlaps it (`Conflict`).
     pub async fn book_appointment(&self, record: &AppointmentRecord) -> Result<()> {

@@ -2,6 +2,7 @@
 //! call record so webhooks and the Calls API never disagree.
 
 use serde_json::{Value, json};
+use switchboard_domain::call::analysis::CallAnalysis;
 use switchboard_domain::call::{CallRecord, CallStatus, Disposition, EndedReason};
 use switchboard_domain::events::EventType;
 use switchboard_domain::money::to_eur;
@@ -71,4 +72,13 @@ pub(crate) fn finished(call: &CallRecord) -> NewEvent {
         "transcript": transcript,
     });
     event(EventType::CallEnded, call, data)
+}
+
+/// `analysis.complete`: the call's id and agent beside every field of its analysis.
+pub(crate) fn analysed(call: &CallRecord, analysis: &CallAnalysis) -> NewEvent {
+    let mut data = json!({"call_id": call.id, "agent_id": call.agent_id});
+    if let (Value::Object(fields), Ok(Value::Object(analysis))) = (&mut data, serde_json::to_value(analysis)) {
+        fields.extend(analysis);
+    }
+    event(EventType::AnalysisComplete, call, data)
 }

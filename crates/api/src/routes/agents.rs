@@ -52,6 +52,8 @@ pub struct Agent {
     pub webhook_secret: Option<String>,
     pub system_prompt: Option<String>,
     pub first_message: Option<String>,
+    /// What a successful call achieves; post-call analysis judges against it.
+    pub success_criteria: Option<String>,
     pub llm: Option<LlmConfig>,
     pub silence_timeout_seconds: i64,
     pub voicemail: VoicemailConfig,
@@ -82,6 +84,7 @@ impl Agent {
             webhook_secret: show_secret.then_some(row.webhook_secret),
             system_prompt: s.system_prompt,
             first_message: s.first_message,
+            success_criteria: s.success_criteria,
             llm: s.llm,
             silence_timeout_seconds: s.silence_timeout_seconds,
             voicemail: s.voicemail,

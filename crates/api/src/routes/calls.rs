@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use switchboard_domain::call::analysis::CallAnalysis;
 use switchboard_domain::call::{CallRecord, CallStatus, Direction, Disposition, EndedReason};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::money::to_eur;
@@ -93,6 +94,10 @@ pub struct Call {
     pub answered_at: Option<String>,
     /// When it ended; `null` while it is live.
     pub ended_at: Option<String>,
+    /// The post-call analysis, written in the background once an answered
+    /// call has ended (`analysis.complete` says when); `null` until then, and
+    /// always for calls that were never answered.
+    pub analysis: Option<CallAnalysis>,
 }
 
 impl Call {
@@ -133,6 +138,7 @@ impl Call {
             started_at: iso(row.started_at),
             answered_at: row.answered_at.map(iso),
             ended_at: row.ended_at.map(iso),
+            analysis: row.analysis,
         }
     }
 }
@@ -308,6 +314,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_call))
         .routes(routes!(transfer_call))
         .routes(routes!(gather))
+        .routes(routes!(analyze_call))
 }
 
 fn date_bound(field: &str, value: Option<&str>, end: bool) -> Result<Option<i64>> {
@@ -481,6 +488,21 @@ async fn recording(
     // Audio capture arrives with the audio transports; until a call has
     // recorded audio there is nothing to sign a URL for.
     Err(ApiError::new(StatusCode::NOT_FOUND, "RECORDING_NOT_AVAILABLE", "Recording not yet available"))
+}
+
+/// Analyse an ended call again, with the agent's current model and
+/// `success_criteria`: the new analysis replaces the old one, is returned, and
+/// `analysis.complete` is emitted again.
+#[utoipa::path(post, path = "/v1/calls/{call_id}/analyze", tag = "Calls", params(("call_id" = String, Path)),
+    responses((status = 200, body = CallAnalysis),
+        (status = 404, description = "Call not found", body = crate::error::ErrorBody),
+        (status = 409, description = "`CALL_NOT_ENDED`: the call is live; `CALL_NOT_ANSWERED`: it was never answered, so there is nothing to analyse", body = crate::error::ErrorBody)))]
+async fn analyze_call(
+    State(state): State<AppState>,
+    scope: ProjectScope,
+    Path(call_id): Path<String>,
+) -> Result<axum::Json<CallAnalysis>> {
+    Ok(axum::Json(state.calls.analyse(scope.tenant(), &call_id).await?))
 }
 
 /// End a live call (`ended_reason: api`); a ringing call is canceled.

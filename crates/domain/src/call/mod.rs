@@ -91,6 +91,7 @@ wire_names!(EndedReason {
 });
 wire_names!(Direction { Inbound => "inbound", Outbound => "outbound" });
 
+pub mod analysis;
 mod record;
 
 pub use record::{

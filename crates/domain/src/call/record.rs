@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::analysis::CallAnalysis;
 use super::{CallCost, CallStatus, Direction, Disposition, EndedReason};
 use crate::money::Micros;
 
@@ -140,6 +141,8 @@ pub struct CallRecord {
     pub language: Option<String>,
     /// The node whose runtime holds the call while it is live.
     pub node_id: Option<String>,
+    /// The post-call analysis, once written; never for an unanswered call.
+    pub analysis: Option<CallAnalysis>,
 }
 
 /// What is known of a call when it starts ringing.
@@ -196,6 +199,7 @@ impl CallRecord {
             server_url_error: None,
             language: None,
             node_id: call.node_id,
+            analysis: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod session;
 pub mod test_sessions;
 pub mod transports;
 
+mod analysis;
 mod driver;
 mod jobs;
 mod recorder;

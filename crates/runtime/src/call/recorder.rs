@@ -1,5 +1,6 @@
 //! Where a session's record goes: a call writes its answer, its events and
-//! its end through the call journal and leaves the directory when it ends; a
+//! its end through the call journal, leaves the directory when it ends and
+//! then has itself analysed; a
 //! test session records nothing and only tells its tester which tools ran.
 
 use std::future::Future;
@@ -11,6 +12,7 @@ use switchboard_store::events::NewEvent;
 use switchboard_store::journal::CallJournal;
 use tokio::sync::mpsc;
 
+use super::analysis::Analyst;
 use super::directory::CallDirectory;
 use super::jobs::JobContext;
 use super::session::Finished;
@@ -36,6 +38,8 @@ pub(crate) struct StoredCall {
     pub agent_id: String,
     pub call_id: String,
     pub pending: Vec<NewEvent>,
+    /// Analyses the call once its end is stored.
+    pub analyst: Analyst,
 }
 
 impl Recorder for StoredCall {
@@ -76,8 +80,10 @@ impl Recorder for StoredCall {
             metadata.insert("extraction_error".into(), Value::String(problem.clone()));
         }
         record.extracted_data = extracted.map(|e| e.unwrap_or_else(|_| Value::Object(Default::default())));
-        if let Err(err) = self.journal.finish(record, memory).await {
-            tracing::error!(call_id = self.call_id, error = %err, "the call's end could not be recorded");
+        let ended = record.clone();
+        match self.journal.finish(record, memory).await {
+            Ok(()) => self.analyst.after_end(ended),
+            Err(err) => tracing::error!(call_id = self.call_id, error = %err, "the call's end could not be recorded"),
         }
     }
 }

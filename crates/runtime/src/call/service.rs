@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use switchboard_domain::agent::AgentSettings;
+use switchboard_domain::call::analysis::{self, CallAnalysis};
 use switchboard_domain::call::{CallRecord, CallStatus, Direction, Disposition, EndedReason, Ringing};
 use switchboard_domain::ids::IdKind;
 use switchboard_domain::memory::MemoryRules;
@@ -23,6 +24,7 @@ use switchboard_store::phone_numbers::Dialled;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use super::analysis::Analyst;
 use super::directory::{CallDirectory, Control, LiveCall};
 use super::driver::{Call, drive};
 use super::jobs::{JobContext, Model};
@@ -92,6 +94,10 @@ pub enum CallError {
     ConcurrentLimit,
     #[error("Insufficient credits for the first minute of a call.")]
     InsufficientCredits,
+    #[error("Call has not ended")]
+    NotEnded,
+    #[error("Call was not answered; there is nothing to analyse")]
+    NotAnswered,
     #[error("This node does not run calls; send call requests to a node with the runtime or all role.")]
     NoRuntime,
     #[error(transparent)]
@@ -450,7 +456,13 @@ impl CallService {
             }),
             Reach::Accept(connection) => connection.open(inner.settings.clock),
         };
+        let analyst = Analyst {
+            store: inner.store.clone(),
+            model: jobs.model.clone(),
+            criteria: agent.settings.success_criteria.clone(),
+        };
         let recorder = StoredCall {
+            analyst,
             journal: inner.journal.clone(),
             directory: inner.directory.clone(),
             org_id: record.org_id.clone(),
@@ -577,6 +589,36 @@ impl CallService {
         let (reply, answer) = oneshot::channel();
         control.send(Control { command, reply }).await.map_err(|_| ControlError::NotInProgress)?;
         Ok(answer.await.unwrap_or(Err(ControlError::NotInProgress))?)
+    }
+
+    /// Analyses one of the tenant's ended, answered calls again (the agent's
+    /// current model and criteria), stores it and emits `analysis.complete`.
+    pub async fn analyse(&self, tenant: Tenant<'_>, call_id: &str) -> Result<CallAnalysis, CallError> {
+        let store = &self.0.store;
+        let call = store.call(tenant.project_id, call_id).await.map_err(CallError::not_found("Call"))?;
+        if !call.is_over() {
+            return Err(CallError::NotEnded);
+        }
+        if !analysis::analysable(&call) {
+            return Err(CallError::NotAnswered);
+        }
+        let agent = match &call.agent_id {
+            Some(id) => match store.agent(tenant.project_id, id).await {
+                Ok(agent) => Some(agent),
+                Err(switchboard_store::Error::NotFound) => None,
+                Err(err) => return Err(err.into()),
+            },
+            None => None,
+        };
+        let analyst = Analyst {
+            store: store.clone(),
+            model: agent.as_ref().and_then(|agent| self.model_for(agent)),
+            criteria: agent.and_then(|agent| agent.settings.success_criteria),
+        };
+        match analyst.analyse(&call).await {
+            Err(switchboard_store::Error::Conflict(_)) => Err(CallError::NotEnded),
+            other => Ok(other?),
+        }
     }
 
     /// One of the tenant's calls as its status endpoint shows it.

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use sqlx::any::AnyRow;
+use switchboard_domain::call::analysis::CallAnalysis;
 use switchboard_domain::call::{
     Brain, CallRecord, CallStatus, ConfigSource, Direction, Disposition, EndedReason, Latency, Ringing, TranscriptLine,
 };
@@ -77,14 +78,20 @@ macro_rules! json_column {
 }
 json_column!(Value, Vec<String>, Vec<TranscriptLine>, Latency);
 
-impl Column for Option<Value> {
-    fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
-        query.bind(self.as_ref().map(to_json))
-    }
-    fn read(row: &AnyRow, column: &str) -> Result<Self> {
-        opt_json(row, column)
-    }
+/// Optional JSON values are NULL when absent.
+macro_rules! opt_json_column {
+    ($($ty:ty),*) => {$(
+        impl Column for Option<$ty> {
+            fn bind<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+                query.bind(self.as_ref().map(to_json))
+            }
+            fn read(row: &AnyRow, column: &str) -> Result<Self> {
+                opt_json(row, column)
+            }
+        }
+    )*};
 }
+opt_json_column!(Value, CallAnalysis);
 
 /// Vocabularies are TEXT in their wire names.
 macro_rules! name_column {
@@ -187,6 +194,7 @@ call_columns! {
     "server_url_error" => server_url_error,
     "language" => language,
     "node_id" => node_id,
+    "analysis" => analysis,
 }
 
 /// A record every column of a row then overwrites.

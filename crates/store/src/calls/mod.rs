@@ -7,6 +7,7 @@ mod columns;
 use std::sync::LazyLock;
 
 use sqlx::{AssertSqlSafe, Row};
+use switchboard_domain::call::analysis::CallAnalysis;
 use switchboard_domain::call::{CallRecord, CallStatus, Disposition, EndedReason, paid_seconds, price_call};
 use switchboard_domain::events::EventType;
 use switchboard_domain::money::Micros;
@@ -15,7 +16,7 @@ use self::columns::{COLUMNS, bind_record, read_record};
 use crate::call_events;
 use crate::changes::Change;
 use crate::events::{Tx, insert_event};
-use crate::rows::{AnyQuery, int};
+use crate::rows::{AnyQuery, int, to_json};
 use crate::{Backend, Error, Result, Store};
 
 /// Filters of the call list and summary; dates are epoch-ms bounds.
@@ -269,6 +270,31 @@ impl Store {
         if record.cost.total_cost != 0 {
             self.changes.notify(Change::Org(record.org_id.clone()));
         }
+    }
+
+    /// Stores the analysis of an ended, answered call with its
+    /// `analysis.complete` event; a call that is live or was never answered
+    /// is a conflict. A newer analysis replaces the old one.
+    pub async fn save_call_analysis(&self, call: &CallRecord, analysis: &CallAnalysis) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let now = self.now();
+        let done = sqlx::query(
+            "UPDATE calls SET analysis = $1, updated_at = $2 WHERE project_id = $3 AND id = $4 \
+             AND answered_at IS NOT NULL AND status NOT IN ('ringing', 'in-progress')",
+        )
+        .bind(to_json(analysis))
+        .bind(now)
+        .bind(call.project_id.as_str())
+        .bind(call.id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict("call is live or was not answered".into()));
+        }
+        insert_event(&mut tx, now, &call_events::analysed(call, analysis)).await?;
+        tx.commit().await?;
+        self.wake_outbox();
+        Ok(())
     }
 
     pub async fn call(&self, project_id: &str, id: &str) -> Result<CallRecord> {

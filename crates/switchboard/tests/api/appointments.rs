@@ -11,7 +11,7 @@ use switchboard_domain::keys::KeyScope;
 use switchboard_domain::time::{iso, parse_iso};
 use switchboard_testkit::llm::{Reply, ScriptedLlm};
 
-use crate::common::{TestServer, assert_error, send};
+use crate::common::{TestServer, assert_error, call_requests, send};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
@@ -518,7 +518,7 @@ async fn a_caller_books_moves_and_cancels_through_the_models_tools() {
     assert_eq!(sent, ["appointment.booked", "appointment.rescheduled", "appointment.cancelled"]);
 
     // The model was offered the tools and heard every result.
-    let requests = llm.requests();
+    let requests = call_requests(llm.requests());
     let tools: Vec<&str> =
         requests[0]["tools"].as_array().into_iter().flatten().filter_map(|t| t["function"]["name"].as_str()).collect();
     for tool in ["check_availability", "book_appointment", "reschedule_appointment", "cancel_appointment"] {

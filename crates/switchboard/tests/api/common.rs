@@ -207,3 +207,15 @@ pub fn assert_error(resp: &Resp, status: u16, code: &str) {
     assert_eq!(resp.body["error"], resp.body["message"], "error and message differ: {}", resp.body);
     assert!(resp.header("x-request-id").is_some_and(|id| id.starts_with("req_")), "no request id");
 }
+
+/// Whether a request to a scripted model is a post-call analysis, which is
+/// sent in the background after a call ends, beside the call's own requests.
+pub fn is_analysis(request: &Value) -> bool {
+    request["messages"][0]["content"].as_str() == Some(switchboard_domain::call::analysis::MODEL_INSTRUCTION)
+}
+
+/// A scripted model's requests for the calls themselves (turns, extraction),
+/// without post-call analyses.
+pub fn call_requests(requests: Vec<Value>) -> Vec<Value> {
+    requests.into_iter().filter(|r| !is_analysis(r)).collect()
+}

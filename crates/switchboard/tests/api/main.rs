@@ -2,6 +2,7 @@
 
 mod addresses;
 mod agents;
+mod analysis;
 mod appointments;
 mod auth;
 mod brain;

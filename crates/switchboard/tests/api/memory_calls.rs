@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use switchboard_testkit::llm::{Reply, ScriptedLlm};
 use switchboard_testkit::server_url::{Answer, ServerUrlPeer};
 
-use crate::common::TestServer;
+use crate::common::{TestServer, call_requests};
 
 async fn first_line(s: &TestServer, call: &str) -> String {
     let c = s.finished_call(call).await;
@@ -112,7 +112,7 @@ async fn the_remember_tool_saves_facts_and_intents_for_the_next_call() {
     let customer = customer_of(&s, &started[1]).await;
     assert_eq!(customer["variables"]["name"]["source"], "agent_collected");
     // The model is told what is remembered on the second call.
-    let last = llm.requests().last().cloned().unwrap_or_default();
+    let last = call_requests(llm.requests()).last().cloned().unwrap_or_default();
     let system = last["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
     assert!(system.contains("name: Jane") && system.contains("reschedule_appointment"), "{system}");
 }

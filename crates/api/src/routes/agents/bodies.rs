@@ -42,6 +42,10 @@ pub struct AgentCreate {
     pub system_prompt: Option<String>,
     #[serde(alias = "firstMessage")]
     pub first_message: Option<String>,
+    /// What a successful call achieves, in words (e.g. "The caller books a
+    /// demo"); post-call analysis judges each answered call against it.
+    #[schema(max_length = 2000)]
+    pub success_criteria: Option<String>,
     pub llm: Option<LlmConfig>,
     /// Seconds of caller silence before the call ends, 5–600; default 30.
     #[schema(minimum = 5, maximum = 600)]
@@ -85,6 +89,9 @@ pub struct AgentPatch {
     #[schema(value_type = Option<String>)]
     pub first_message: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub success_criteria: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<LlmConfig>)]
     pub llm: Option<Option<LlmConfig>>,
     #[schema(minimum = 5, maximum = 600)]
@@ -120,6 +127,7 @@ impl AgentCreate {
             webhook_url: self.webhook_url,
             system_prompt: self.system_prompt,
             first_message: self.first_message,
+            success_criteria: self.success_criteria,
             llm: self.llm,
             silence_timeout_seconds: self.silence_timeout_seconds.unwrap_or(defaults.silence_timeout_seconds),
             voicemail: self.voicemail.unwrap_or(defaults.voicemail),
@@ -149,6 +157,7 @@ impl AgentPatch {
             webhook_url,
             system_prompt,
             first_message,
+            success_criteria,
             llm,
             silence_timeout_seconds,
             voicemail,
