@@ -278,12 +278,13 @@ impl Store {
     pub async fn save_call_analysis(&self, call: &CallRecord, analysis: &CallAnalysis) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let now = self.now();
+        // `updated_at` stays the end's commit time: the analysis carries its
+        // own `analyzed_at`, and `bench calls` reads the end's storage lag there.
         let done = sqlx::query(
-            "UPDATE calls SET analysis = $1, updated_at = $2 WHERE project_id = $3 AND id = $4 \
+            "UPDATE calls SET analysis = $1 WHERE project_id = $2 AND id = $3 \
              AND answered_at IS NOT NULL AND status NOT IN ('ringing', 'in-progress')",
         )
         .bind(to_json(analysis))
-        .bind(now)
         .bind(call.project_id.as_str())
         .bind(call.id.as_str())
         .execute(&mut *tx)
