@@ -111,7 +111,8 @@ impl Webhooks {
         // Claimed jobs, sending or waiting: a slow endpoint holds at most two
         // shares of them, so it takes as many slow endpoints as before to
         // hold up the rest, while a fast one always has its next share ready.
-        let slots = Arc::new(Semaphore::new(capacity * endpoints::SHARES_CLAIMED));
+        let claimable = capacity * endpoints::SHARES_CLAIMED;
+        let slots = Arc::new(Semaphore::new(claimable));
         let sending = Arc::new(Semaphore::new(capacity));
         let freed = Arc::new(Notify::new());
         let per_endpoint = settings.per_endpoint.max(1);
@@ -169,7 +170,7 @@ impl Webhooks {
             }
             if backlog {
                 let wanted = slots.available_permits() + step;
-                while slots.available_permits() < wanted.min(capacity) && !dispatch_due {
+                while slots.available_permits() < wanted.min(claimable) && !dispatch_due {
                     tokio::select! {
                         () = freed.notified() => {}
                         () = store.outbox_woken() => dispatch_due = true,
